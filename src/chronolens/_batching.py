@@ -1,0 +1,37 @@
+"""The one chunking helper: rows per model call, given directly or from a memory budget.
+
+On a CPU, bigger batches are not faster: 256 to 1,024 rows per pass beat 12,800 by 2.5x, and
+glibc hands every activation tensor over ~32 MB back to the system after each pass (page faults
+double a forward's cost). ``batch_size="auto"`` therefore sizes a chunk so that its largest
+activation stays under 16 MB and all its activations under 256 MB, between 1 and 1,024 rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+LARGEST_TENSOR_BYTES = 16 * 2**20
+TOTAL_BYTES = 256 * 2**20
+MAX_ROWS = 1024
+BLACK_BOX_ROWS = 256
+
+
+def chunks(n_rows: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, stop)`` bounds that cover ``range(n_rows)`` in chunks of ``batch_size``."""
+    for start in range(0, n_rows, batch_size):
+        yield start, min(start + batch_size, n_rows)
+
+
+def resolve_batch_size(
+    batch_size: int | str, model: Any, n_channels: int, n_timepoints: int
+) -> int:
+    """Return the rows per model call: ``batch_size`` itself, or the memory-budget choice."""
+    if batch_size != "auto":
+        return int(batch_size)
+    row_bytes = getattr(model, "row_bytes", None)
+    if row_bytes is None:
+        return BLACK_BOX_ROWS
+    total, largest = row_bytes(n_channels, n_timepoints)
+    rows = min(LARGEST_TENSOR_BYTES // max(largest, 1), TOTAL_BYTES // max(total, 1), MAX_ROWS)
+    return max(1, int(rows))

@@ -1,0 +1,1 @@
+"""Attribution methods: each a plain function registered in :mod:`chronolens.registry`."""

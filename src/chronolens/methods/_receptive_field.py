@@ -1,0 +1,139 @@
+"""Map positions of a layer's output back to input time through their receptive fields.
+
+A CAM value at position ``j`` of a layer summarises the input inside that position's receptive
+field. chronolens places it at the centre of the receptive field and interpolates linearly between
+neighbouring centres (holding the first and last values constant towards the edges), instead of
+stretching the map over the series as a blind resize would. With "valid" padding, strides and
+dilation, the two differ by up to half a receptive field.
+
+The centres come from the layers' kernel, stride, padding and dilation when the adapter can read
+them (a ``torch.nn.Sequential`` chain, a Keras model). Otherwise they are measured: a NaN placed at
+input position ``i`` turns exactly the output positions whose receptive field holds ``i`` into NaN
+(NaN survives convolution, pooling, normalisation, activations and additions), so probing every
+input position gives each output position's receptive field, and its centre. Layers that mix all
+time positions (attention, global pooling followed by broadcasting) have no local receptive field;
+their maps are spread evenly over the series and a warning says so.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any
+
+import numpy as np
+import torch
+
+from chronolens._batching import chunks
+
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, int], tuple[np.ndarray, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _uniform(n_positions: int, n_timepoints: int) -> np.ndarray:
+    return (np.arange(n_positions) + 0.5) * (n_timepoints / n_positions) - 0.5
+
+
+def _probe(
+    model: Any, layer: str, n_channels: int, n_timepoints: int, batch_size: int
+) -> np.ndarray | None:
+    base = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer)
+    n_positions = base.shape[-1]
+    if torch.isnan(base).any():
+        return None
+    low = np.full(n_positions, np.inf)
+    high = np.full(n_positions, -np.inf)
+    for start, stop in chunks(n_timepoints, batch_size):
+        positions = torch.arange(start, stop)
+        rows = torch.zeros(stop - start, n_channels, n_timepoints)
+        rows[torch.arange(stop - start), :, positions] = float("nan")
+        affected = torch.isnan(model.layer_output(rows, layer)).flatten(1, -2).any(dim=1)
+        affected = affected.cpu().numpy()  # (rows, n_positions)
+        where = positions.numpy()[:, None].astype(np.float64)
+        low = np.minimum(low, np.where(affected, where, np.inf).min(axis=0))
+        high = np.maximum(high, np.where(affected, where, -np.inf).max(axis=0))
+    if not np.isfinite(low).all():
+        return None
+    width = high - low + 1
+    if n_positions > 2 and width.max() >= n_timepoints:
+        return None  # the layer mixes every time position: no local receptive field
+    centres = (low + high) / 2
+    # Positions whose receptive field is clipped by an end of the series (or by padding inside
+    # the network) are narrower than the others.
+    interior = np.nonzero(width == width.max())[0]
+    if len(interior) >= 2:
+        # Translation-equivariant layers: centres lie on a line. Use it to place edge positions,
+        # whose receptive fields are clipped by the series' ends, where their full fields centre.
+        jump = (centres[interior[-1]] - centres[interior[0]]) / (interior[-1] - interior[0])
+        line = centres[interior[0]] + jump * (np.arange(n_positions) - interior[0])
+        if np.allclose(line[interior], centres[interior], atol=1e-6):
+            centres = line
+    return centres
+
+
+def layer_centers(
+    model: Any, layer: str, n_channels: int, n_timepoints: int, batch_size: int = 256
+) -> tuple[np.ndarray, str]:
+    """Return the receptive-field centres of ``layer``'s positions and how they were found.
+
+    Returns
+    -------
+    centres : numpy.ndarray of shape (n_positions,)
+        Centre of each output position's receptive field, in input time points.
+    how : {"layer hyper-parameters", "probed", "uniform"}
+        Where the centres came from; "uniform" when the layer has no local receptive field.
+    """
+    key = (layer, n_channels, n_timepoints)
+    owner = getattr(model, "module", model)
+    try:
+        cached = _CACHE.setdefault(owner, {})
+    except TypeError:  # not weak-referenceable
+        cached = {}
+    if key in cached:
+        return cached[key]
+    centres = model.layer_centers(layer, n_channels, n_timepoints)
+    how = "layer hyper-parameters"
+    if centres is None:
+        centres = _probe(model, layer, n_channels, n_timepoints, batch_size)
+        how = "probed"
+    if centres is None:
+        n_positions = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer).shape[-1]
+        centres = _uniform(n_positions, n_timepoints)
+        how = "uniform"
+        warnings.warn(
+            f"Layer {layer!r} mixes all time positions (no local receptive field), so its map is "
+            "spread evenly over the series. Choose an earlier convolutional layer for a map "
+            "that localises in time.",
+            stacklevel=3,
+        )
+    cached[key] = (np.asarray(centres, dtype=np.float64), how)
+    return cached[key]
+
+
+def interpolation_matrix(centres: np.ndarray, n_timepoints: int) -> torch.Tensor:
+    """Matrix ``W`` of shape (n_positions, n_timepoints) with ``map_in_time = values @ W``.
+
+    Each time point takes the linear interpolation of the two positions whose centres surround
+    it; time points before the first centre or after the last take that position's value.
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    n_positions = len(centres)
+    weights = np.zeros((n_positions, n_timepoints))
+    times = np.arange(n_timepoints, dtype=np.float64)
+    if n_positions == 1:
+        weights[0] = 1.0
+        return torch.from_numpy(weights).float()
+    right = np.clip(np.searchsorted(centres, times, side="right"), 1, n_positions - 1)
+    left = right - 1
+    span = centres[right] - centres[left]
+    fraction = np.clip((times - centres[left]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
+    np.add.at(weights, (left, np.arange(n_timepoints)), 1.0 - fraction)
+    np.add.at(weights, (right, np.arange(n_timepoints)), fraction)
+    return torch.from_numpy(weights).float()
+
+
+def to_input_time(values: torch.Tensor, centres: np.ndarray, n_timepoints: int) -> torch.Tensor:
+    """Map ``values`` of shape (..., n_positions) to input time, shape (..., n_timepoints)."""
+    matrix = interpolation_matrix(centres, n_timepoints).to(values.device, values.dtype)
+    return values @ matrix
