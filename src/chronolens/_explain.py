@@ -22,32 +22,44 @@ _RUNTIME = ("batch_size", "progress", "seed", "layer")
 _SERIES_PARAMS = ("baseline",)
 
 
-def _model_output(model: Any, x: torch.Tensor, batch_size: int, layout: str) -> torch.Tensor:
-    """Run the model on all cases, turning a failure on the input shape into a clear error."""
+def _check_input(model: Any, x: torch.Tensor, layout: str) -> None:
+    """Run the model on one case; turn a failure on the input shape into a clear error."""
     n, c, t = x.shape
-    outputs = []
-    for start, stop in chunks(n, batch_size):
-        try:
-            out = model.scores(x[start:stop])
-        except Exception as error:
-            if start:
-                raise
-            other = "nlc" if layout == "ncl" else "ncl"
-            expected = getattr(model, "expected_channels", lambda: None)()
-            hint = f" The model's first layer expects {expected} channels." if expected else ""
-            raise ValueError(
-                f"The model failed on the data read with layout={layout!r} as (n_cases={n}, "
-                f"n_channels={c}, n_timepoints={t}): {type(error).__name__}: {error}.{hint} If "
-                f"the data is stored the other way, pass layout={other!r}, which reads it as "
-                f"(n_cases={n}, n_channels={t}, n_timepoints={c})."
-            ) from None
-        if not isinstance(out, torch.Tensor):
-            outputs.append(out)
-            break
-        outputs.append(out)
-    if len(outputs) == 1 or not isinstance(outputs[0], torch.Tensor):
-        return outputs[0]
-    return torch.cat(outputs)
+    try:
+        model.scores(x[:1])
+    except Exception as error:
+        other = "nlc" if layout == "ncl" else "ncl"
+        expected = getattr(model, "expected_channels", lambda: None)()
+        hint = f" The model's first layer expects {expected} channels." if expected else ""
+        raise ValueError(
+            f"The model failed on the data read with layout={layout!r} as (n_cases={n}, "
+            f"n_channels={c}, n_timepoints={t}): {type(error).__name__}: {error}.{hint} If "
+            f"the data is stored the other way, pass layout={other!r}, which reads it as "
+            f"(n_cases={n}, n_channels={t}, n_timepoints={c})."
+        ) from None
+
+
+def _model_output(model: Any, x: torch.Tensor, batch_size: int) -> Any:
+    """The model output for all cases, in chunks."""
+    outputs = [model.scores(x[start:stop]) for start, stop in chunks(x.shape[0], batch_size)]
+    return _concatenate(outputs)
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    """Concatenate model outputs along cases: tensors, and tuples, lists or dicts of them."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    if isinstance(first, torch.Tensor):
+        return torch.cat(parts)
+    if isinstance(first, (tuple, list)):
+        return type(first)(_concatenate([p[i] for p in parts]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {key: _concatenate([p[key] for p in parts]) for key in first}
+    raise TypeError(
+        f"The model returned {type(first).__name__}; chronolens needs a tensor, or a tuple, "
+        "list or dict of tensors with a callable `target`."
+    )
 
 
 def explain(
@@ -165,8 +177,9 @@ def explain(
     bar = Progress(progress, description=spec.name)
     try:
         with adapted.session():
+            _check_input(adapted, xt, layout)
             rows = resolve_batch_size(batch_size, adapted, c, t)
-            output = _model_output(adapted, xt, rows, layout)
+            output = _model_output(adapted, xt, rows)
             resolved = resolve_target(target, output)
             kwargs: dict[str, Any] = {"batch_size": rows, "progress": bar, **params}
             if spec.randomized:

@@ -32,11 +32,12 @@ class Target:
         if self.fn is not None:
             values = self.fn(output)
             if not isinstance(values, torch.Tensor):
-                values = torch.as_tensor(values, device=output.device)
-            if values.shape != (output.shape[0],):
+                values = torch.as_tensor(values)
+            rows = output.shape[0] if isinstance(output, torch.Tensor) else len(values)
+            if values.shape != (rows,):
                 raise ValueError(
                     "A callable `target` must return one score per case, a tensor of shape "
-                    f"({output.shape[0]},); it returned shape {tuple(values.shape)}. Reduce the "
+                    f"({rows},); it returned shape {tuple(values.shape)}. Reduce the "
                     "output of each case to a scalar, e.g. `lambda out: out[:, :, 2].mean(1)`."
                 )
             return values

@@ -168,6 +168,14 @@ class TorchModel:
             raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
         return captured["activation"].detach().float()
 
+    def expected_channels(self) -> int | None:
+        """Input channels of the first layer that declares them (for error messages)."""
+        for module in self.module.modules():
+            channels = getattr(module, "in_channels", None)
+            if isinstance(channels, int):
+                return channels
+        return None
+
     # ------------------------------------------------------------------ layers
     def layers(self) -> list[str]:
         """Names of all submodules, in definition order."""
