@@ -257,7 +257,7 @@ def fit(
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
-                    total += float(loss) * len(batch)
+                    total += loss.item() * len(batch)
                     correct += int((logits.argmax(1) == labels[batch]).sum())
                 history["loss"].append(total / len(inputs))
                 history["accuracy"].append(correct / len(inputs))

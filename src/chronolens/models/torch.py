@@ -58,6 +58,7 @@ class TorchModel:
         self.dtype = reference.dtype if reference is not None else torch.float32
         self._depth = 0
         self._named = dict(module.named_modules())
+        self.scripted = isinstance(module, torch.jit.ScriptModule)
         self._table_cache: dict[tuple[int, int], list[tuple[str, Any]]] = {}
         self._bytes_cache: dict[tuple[int, int], tuple[int, int]] = {}
 
@@ -114,7 +115,16 @@ class TorchModel:
             (grad,) = torch.autograd.grad(selected.sum(), inputs)
         return selected.detach().float(), grad.float()
 
+    def _require_hooks(self) -> None:
+        if self.scripted:
+            raise ValueError(
+                "This is a TorchScript module, which does not support forward hooks, so layer "
+                "activations (CAM methods) cannot be read. Save the model with torch.export "
+                "(a .pt2 archive) instead, or use a gradient or perturbation method."
+            )
+
     def _hooked(self, layer: str, keep_graph: bool) -> tuple[Any, dict[str, Any]]:
+        self._require_hooks()
         captured: dict[str, Any] = {}
 
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
@@ -186,6 +196,7 @@ class TorchModel:
         key = (n_channels, n_timepoints)
         if key in self._table_cache:
             return self._table_cache[key]
+        self._require_hooks()
         table: list[tuple[str, Any]] = []
         handles = []
 
@@ -281,6 +292,9 @@ class TorchModel:
     def row_bytes(self, n_channels: int, n_timepoints: int) -> tuple[int, int]:
         """Bytes of activations of one input row: (sum over leaf layers, largest single one)."""
         key = (n_channels, n_timepoints)
+        row = n_channels * n_timepoints * 4
+        if self.scripted:  # no hooks to measure with: assume a mid-sized network
+            return (row * 256, row * 32)
         if key not in self._bytes_cache:
             table = self._layer_table(n_channels, n_timepoints)
             sizes = [
@@ -288,7 +302,6 @@ class TorchModel:
                 for name, out in table
                 if isinstance(out, torch.Tensor) and not list(self._named[name].children())
             ]
-            row = n_channels * n_timepoints * 4
             self._bytes_cache[key] = (sum(sizes) + row, max([*sizes, row]))
         return self._bytes_cache[key]
 

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import torch
+
+from chronolens import zoo
+
+
+def test_conv1d_classifier_is_the_users_architecture():
+    model = zoo.conv1d_classifier(9, 300, 4)
+    names = [name for name, _ in model.named_children()]
+    assert names == [
+        "conv1",
+        "bn1",
+        "relu1",
+        "pool1",
+        "conv2",
+        "bn2",
+        "relu2",
+        "pool2",
+        "flatten",
+        "fc",
+    ]
+    assert model.conv1.kernel_size == (9,) and model.conv1.out_channels == 128
+    assert model.fc.in_features == 128 * 10
+    assert model(torch.zeros(2, 9, 300)).shape == (2, 4)
+    with pytest.raises(ValueError, match="too short"):
+        zoo.conv1d_classifier(9, 50, 4)
+
+
+def test_fcn_and_resnet_shapes():
+    assert zoo.fcn(6, 4, filters=(8, 8, 8))(torch.zeros(2, 6, 100)).shape == (2, 4)
+    assert zoo.resnet(6, 4, filters=(8, 8))(torch.zeros(2, 6, 100)).shape == (2, 4)
+
+
+def test_seeded_initialisation_does_not_touch_global_rng():
+    state = torch.random.get_rng_state()
+    a = zoo.fcn(3, 2, filters=(4, 4, 4), seed=1)
+    b = zoo.fcn(3, 2, filters=(4, 4, 4), seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a.conv1.weight, b.conv1.weight)
+
+
+def test_fit_learns_a_separable_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2, 40)).astype(np.float32)
+    y = np.arange(64) % 2
+    X[y == 1, 0, 10:20] += 2.0
+    model = zoo.fcn(2, 2, filters=(8, 8, 8))
+    history = zoo.fit(model, X, y, epochs=15, lr=0.01, seed=0, X_val=X, y_val=y)
+    assert history["val_accuracy"][-1] > 0.9
+    assert not model.training
+    assert zoo.accuracy(model, X, y) == history["val_accuracy"][-1]
