@@ -134,7 +134,9 @@ def test_unknown_method_suggests_names(tiny, tiny_x):
 
 
 def test_unknown_parameter_lists_parameters(tiny, tiny_x):
-    with pytest.raises(TypeError, match="Did you mean 'n_steps'.*baseline, n_steps, rule"):
+    with pytest.raises(
+        TypeError, match="Did you mean .n_steps..*baseline, max_steps, n_steps, rule, tolerance"
+    ):
         cl.explain(tiny, tiny_x, "integrated_gradients", steps=10)
 
 

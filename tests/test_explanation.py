@@ -23,7 +23,7 @@ def test_fields(exp, tiny_x):
     np.testing.assert_array_equal(exp.target, exp.scores.argmax(1))
     assert exp.method == "integrated_gradients" and exp.params == {"n_steps": 4}
     assert exp.per_channel and exp.layout == "ncl"
-    assert set(exp.case_keys) == {"convergence_delta", "baseline"}
+    assert set(exp.case_keys) == {"convergence_delta", "baseline", "n_steps_used"}
     assert "integrated_gradients" in repr(exp)
 
 

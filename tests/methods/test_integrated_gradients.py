@@ -69,14 +69,44 @@ def test_quadrature_rules_integrate_polynomials():
         assert np.isclose(np.sum(weights * alphas**degree), 1 / (degree + 1))
 
 
-def test_completeness_on_user_architecture():
-    """IG sums to f(x) - f(baseline) within 1% with 64 Gauss-Legendre steps (trained model)."""
+@pytest.fixture(scope="module")
+def trained_user_model():
     from chronolens.datasets import make_sensor_events
 
-    X, y, _ = make_sensor_events(n_cases=96, seed=0)
+    X, y, _ = make_sensor_events(n_cases=128, seed=0)
     model = zoo.conv1d_classifier(9, 300, 4, filters=32, seed=0)
     zoo.fit(model, X, y, epochs=3, batch_size=32, seed=0)
-    exp = cl.explain(model, X[:8], "integrated_gradients", n_steps=64)
+    return model, X[:16]
+
+
+def _relative_gap(exp):
     change = exp.attributions.sum(axis=(1, 2)) - exp.extras["convergence_delta"]
-    relative = np.abs(exp.extras["convergence_delta"]) / np.abs(change)
-    assert relative.max() < 0.01, relative
+    return np.abs(exp.extras["convergence_delta"]) / np.abs(change)
+
+
+def test_completeness_on_user_architecture(trained_user_model):
+    """IG sums to f(x) - f(baseline): 64 Gauss-Legendre steps leave a typical gap under 1%.
+
+    ReLU and max-pooling make the integrand jump, so a few cases keep a gap of some percent
+    at 64 steps; ``tolerance`` refines exactly those cases until every one is within 1%.
+    """
+    model, X = trained_user_model
+    plain = cl.explain(model, X, "integrated_gradients", n_steps=64)
+    assert np.median(_relative_gap(plain)) < 0.01
+    refined = cl.explain(model, X, "integrated_gradients", n_steps=64, tolerance=0.01)
+    assert _relative_gap(refined).max() < 0.01
+    used = refined.extras["n_steps_used"]
+    assert used.min() == 64 and used.max() > 64  # only the cases that needed it were refined
+    done = used == 64
+    np.testing.assert_array_equal(refined.attributions[done], plain.attributions[done])
+
+
+def test_refinement_equals_a_direct_trapezoid(trained_user_model):
+    """The nested doubling gives the same integral as a trapezoid rule on the final grid."""
+    model, X = trained_user_model
+    refined = cl.explain(
+        model, X[:4], "integrated_gradients", n_steps=8, tolerance=1e-9, max_steps=64
+    )
+    assert (refined.extras["n_steps_used"] == 64).all()
+    direct = cl.explain(model, X[:4], "integrated_gradients", n_steps=65, rule="riemann_trapezoid")
+    np.testing.assert_allclose(refined.attributions, direct.attributions, rtol=1e-4, atol=1e-6)
