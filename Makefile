@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(VENV)/bin/chronolens demo --out demo-output
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP) lint
 	$(PY) -m pytest
