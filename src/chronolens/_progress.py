@@ -15,11 +15,16 @@ class Progress:
         never shows it.
     description : str
         Text in front of the bar.
+    unit : str, default="row"
+        What one step of work is (model rows for methods, epochs for training).
     """
 
-    def __init__(self, enabled: bool | None = None, description: str = "") -> None:
+    def __init__(
+        self, enabled: bool | None = None, description: str = "", unit: str = "row"
+    ) -> None:
         self.enabled = enabled
         self.description = description
+        self.unit = unit
         self._bar: Any = None
 
     def start(self, total: int) -> None:
@@ -32,7 +37,7 @@ class Progress:
         self._bar = tqdm(
             total=total,
             desc=self.description,
-            unit="row",
+            unit=self.unit,
             delay=0 if self.enabled else 2.0,
             leave=False,
             dynamic_ncols=True,

@@ -31,7 +31,9 @@ def _train(
 
     model = build()
     start = time.perf_counter()
-    zoo.fit(model, data.X, data.y, epochs=epochs, lr=2e-3, seed=0, progress=False)
+    zoo.fit(
+        model, data.X, data.y, epochs=epochs, lr=2e-3, weight_decay=1e-3, seed=0, progress=False
+    )
     accuracy = zoo.accuracy(model, test.X, test.y)
     say(f"{name}: trained in {time.perf_counter() - start:.1f} s, test accuracy {accuracy:.2f}")
     return model
@@ -65,7 +67,7 @@ def run_demo(
     train, test = events.subset(slice(0, 600)), events.subset(slice(600, None))
     model = _train(
         "sensor events, Conv1d(128, 9) x 2 + Dense",
-        lambda: zoo.conv1d_classifier(9, 300, events.n_classes, filters=32, seed=0),
+        lambda: zoo.conv1d_classifier(9, 300, events.n_classes, seed=0),
         train,
         test,
         epochs=12,

@@ -239,7 +239,7 @@ def fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
-    bar = Progress(progress, description="training")
+    bar = Progress(progress, description="training", unit="epoch")
     bar.start(epochs)
     try:
         with torch.random.fork_rng(devices=[]):
