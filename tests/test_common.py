@@ -9,7 +9,12 @@ import chronolens as cl
 from chronolens.testing import assert_model_unchanged, check_method, model_state, tiny_conv_model
 
 ALL = cl.methods().names()
-FAST_PARAMS = {"smoothgrad": {"n_samples": 3}, "integrated_gradients": {"n_steps": 8}}
+FAST_PARAMS = {
+    "smoothgrad": {"n_samples": 3},
+    "integrated_gradients": {"n_steps": 8},
+    "shapley": {"n_samples": 32},
+    "occlusion": {"window": 20, "stride": 10},
+}
 
 
 @pytest.mark.parametrize("method", ALL)

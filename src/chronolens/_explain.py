@@ -25,8 +25,12 @@ _SERIES_PARAMS = ("baseline",)
 def _check_input(model: Any, x: torch.Tensor, layout: str) -> None:
     """Run the model on one case; turn a failure on the input shape into a clear error."""
     n, c, t = x.shape
+    from chronolens.models.blackbox import ModelOutputError
+
     try:
         model.scores(x[:1])
+    except ModelOutputError:
+        raise
     except Exception as error:
         other = "nlc" if layout == "ncl" else "ncl"
         expected = getattr(model, "expected_channels", lambda: None)()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from chronolens._validation import suggestion
-from chronolens.methods import cam, gradients, integrated_gradients
+from chronolens.methods import ablation, cam, gradients, integrated_gradients, occlusion, shap
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,42 @@ for _spec in [
     ),
 ]:
     register(_spec)
+
+# Perturbation methods: any model, gradients not needed.
+for _spec in [
+    MethodSpec(
+        "occlusion",
+        occlusion.occlusion,
+        "perturbation",
+        True,
+        False,
+        False,
+        True,
+        "Score drop when a sliding window is replaced: any model.",
+    ),
+    MethodSpec(
+        "feature_ablation",
+        ablation.feature_ablation,
+        "perturbation",
+        True,
+        False,
+        False,
+        True,
+        "Score drop when a time segment is replaced: any model.",
+    ),
+    MethodSpec(
+        "shapley",
+        shap.shapley,
+        "perturbation",
+        True,
+        False,
+        False,
+        True,
+        "Shapley values of segment x channel players (exact or Kernel SHAP).",
+    ),
+]:
+    register(_spec)
+
 
 
 def get_method(name: str) -> MethodSpec:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chronolens.models.base import Model
+from chronolens.models.blackbox import BlackBoxModel
 from chronolens.models.torch import TorchModel
 
-__all__ = ["Model", "TorchModel", "adapt"]
+__all__ = ["BlackBoxModel", "Model", "TorchModel", "adapt"]
 
 
 def adapt(model: Any) -> Model:
@@ -15,9 +16,11 @@ def adapt(model: Any) -> Model:
 
     Parameters
     ----------
-    model : torch.nn.Module or Model
-        A PyTorch classifier, or an object that already follows the :class:`Model` protocol
-        (returned unchanged).
+    model : torch.nn.Module, object with ``predict_proba``, callable, or Model
+        A PyTorch classifier; any classifier with ``predict_proba`` (aeon, sktime,
+        scikit-learn) or a callable returning scores (rows, n_classes) for series (rows,
+        n_channels, n_timepoints), for the model-agnostic methods; or an object that already
+        follows the :class:`Model` protocol (returned unchanged).
 
     Returns
     -------
@@ -28,7 +31,7 @@ def adapt(model: Any) -> Model:
     TypeError
         If no adapter fits the model.
     """
-    if isinstance(model, TorchModel) or (
+    if isinstance(model, (TorchModel, BlackBoxModel)) or (
         isinstance(model, Model) and hasattr(model, "differentiable")
     ):
         return model
@@ -36,7 +39,10 @@ def adapt(model: Any) -> Model:
 
     if isinstance(model, torch.nn.Module):
         return TorchModel(model)
+    if hasattr(model, "predict_proba") or callable(model):
+        return BlackBoxModel(model)
     raise TypeError(
         f"chronolens cannot explain a {type(model).__module__}.{type(model).__name__}: pass a "
-        "torch.nn.Module whose output is class scores (n_cases, n_classes)."
+        "torch.nn.Module whose output is class scores (n_cases, n_classes), an estimator with "
+        "predict_proba, or a callable returning such scores."
     )

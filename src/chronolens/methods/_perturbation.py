@@ -1,0 +1,109 @@
+"""Replacement values and batched evaluation of perturbed series (the perturbation engine).
+
+Every perturbation method reduces to: for each case and each perturbation (an interval of time in
+one channel or in all channels), how much the target score drops when those values are replaced
+by a baseline. :func:`score_drops` computes that matrix ``(n_cases, n_perturbations)``, batching
+(case, perturbation) pairs as rows, under ``torch.inference_mode``. For convolutional PyTorch
+models it uses the exact incremental path of :mod:`chronolens.methods._incremental`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from chronolens._batching import chunks
+from chronolens._progress import Progress
+from chronolens.methods._common import baseline_series, selected_scores
+from chronolens.methods._segments import Perturbations
+from chronolens.targets import Target
+
+BASELINES = ("zeros", "mean", "noise", "local_mean")
+
+
+def replacement_series(baseline: Any, x: torch.Tensor, seed: int | None) -> torch.Tensor | None:
+    """Values that replace perturbed points, shape of ``x``; None for ``"local_mean"``.
+
+    ``"noise"`` draws one standard normal series from ``seed`` and scales it by each case's
+    per-channel standard deviation around its per-channel mean, so a case's replacement does not
+    depend on the other cases in the batch.
+    """
+    if isinstance(baseline, str) and baseline == "local_mean":
+        return None
+    if isinstance(baseline, str) and baseline == "noise":
+        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        draws = torch.randn(tuple(x.shape[1:]), generator=generator)
+        mean = x.mean(dim=-1, keepdim=True)
+        std = x.std(dim=-1, keepdim=True, unbiased=False)
+        return mean + std * draws
+    if isinstance(baseline, str) and baseline not in BASELINES:
+        raise ValueError(
+            f"`baseline` must be one of {', '.join(repr(b) for b in BASELINES)}, a number or an "
+            f"array; got {baseline!r}."
+        )
+    return baseline_series(baseline, x)
+
+
+def perturb(
+    x: torch.Tensor,
+    case: torch.Tensor,
+    index: torch.Tensor,
+    perturbations: Perturbations,
+    replacement: torch.Tensor | None,
+) -> torch.Tensor:
+    """Full perturbed series for rows ``(case[r], perturbation index[r])``, shape (rows, c, t)."""
+    _, n_channels, n_timepoints = x.shape
+    masks = torch.from_numpy(perturbations.masks(n_channels, n_timepoints))[index]
+    series = x[case]
+    if replacement is None:  # local mean: each replaced channel takes its mean over the interval
+        start = torch.from_numpy(perturbations.start)[index]
+        stop = torch.from_numpy(perturbations.stop)[index]
+        time = torch.arange(n_timepoints)
+        inside = ((time >= start[:, None]) & (time < stop[:, None])).float()
+        local = (series * inside[:, None, :]).sum(-1, keepdim=True) / inside.sum(-1)[:, None, None]
+        return torch.where(masks, local.expand_as(series), series)
+    return torch.where(masks, replacement[case], series)
+
+
+def score_drops(
+    model: Any,
+    x: torch.Tensor,
+    target: Target,
+    perturbations: Perturbations,
+    replacement: torch.Tensor | None,
+    batch_size: int,
+    progress: Progress,
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``f(x) - f(x perturbed)`` for every case and perturbation, shape (n, m).
+
+    Returns
+    -------
+    drops : torch.Tensor of shape (n_cases, n_perturbations)
+    scores : torch.Tensor of shape (n_cases,)
+        The unperturbed target scores.
+    path : {"incremental", "full"}
+        Which engine ran.
+    """
+    from chronolens.methods._incremental import incremental_plan
+
+    n, m = x.shape[0], len(perturbations)
+    plan = incremental_plan(model, target, x.shape[1], x.shape[2])
+    progress.start(n * m)
+    if plan is not None:
+        with torch.inference_mode():
+            drops, scores = plan.score_drops(
+                x, target, perturbations, replacement, batch_size, progress
+            )
+        return drops, scores, "incremental"
+    scores = selected_scores(model, x, target, batch_size)
+    drops = torch.empty(n, m)
+    with torch.inference_mode():
+        for start, stop in chunks(n * m, batch_size):
+            rows = torch.arange(start, stop)
+            case, index = rows // m, rows % m
+            series = perturb(x, case, index, perturbations, replacement)
+            perturbed = target.take(case).select(model.scores(series)).float().cpu()
+            drops[case, index] = scores[case] - perturbed
+            progress.advance(stop - start)
+    return drops, scores, "full"
