@@ -1,0 +1,221 @@
+"""Keras adapter tests for one backend; ``test_keras.py`` runs this file per backend.
+
+Run by hand with ``KERAS_BACKEND=torch python -m pytest tests/models/keras_backend_suite.py``.
+The reference of every parity test is a PyTorch model holding the same weights, explained
+through the torch adapter.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import chronolens as cl  # noqa: E402
+from chronolens.methods._receptive_field import _probe  # noqa: E402
+from chronolens.models import adapt  # noqa: E402
+from chronolens.models.keras import KerasModel  # noqa: E402
+from chronolens.registry import REGISTRY  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from keras_twins import (  # noqa: E402
+    data,
+    keras_conv,
+    keras_gap,
+    subclassed_copy,
+    torch_conv_twin,
+    torch_gap_twin,
+)
+
+BACKEND = keras.backend.backend()
+FRAMEWORKS = ("tensorflow", "jax")
+IMPORTED_BY_KERAS = {name for name in FRAMEWORKS if name in sys.modules}
+CHEAP = {
+    "smoothgrad": {"n_samples": 4},
+    "integrated_gradients": {"n_steps": 8},
+    "shapley": {"n_samples": 32, "n_segments": 4},
+    "feature_ablation": {"n_segments": 5},
+    "occlusion": {"window": 8, "stride": 4},
+}
+
+
+def params_of(method):
+    params = dict(CHEAP.get(method, {}))
+    if REGISTRY[method].randomized:
+        params["seed"] = 0
+    return params
+
+
+def assert_same(got, expected):
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.fixture(scope="module")
+def conv():
+    model = keras_conv()
+    return model, torch_conv_twin(model)
+
+
+@pytest.fixture(scope="module")
+def gap():
+    model = keras_gap()
+    return model, torch_gap_twin(model)
+
+
+@pytest.mark.parametrize("method", [m for m in REGISTRY if m != "cam"])
+def test_parity_with_torch_twin(conv, method):
+    model, twin = conv
+    x = data()
+    got = cl.explain(model, x, method, **params_of(method))
+    expected = cl.explain(twin, x, method, **params_of(method))
+    assert got.attributions.shape == expected.attributions.shape
+    assert_same(got.attributions, expected.attributions)
+    assert_same(got.scores, expected.scores)
+    np.testing.assert_array_equal(got.target, expected.target)
+    if REGISTRY[method].needs_layer:
+        assert got.extras["layer"] == expected.extras["layer"] == "pool2"
+        np.testing.assert_allclose(got.extras["layer_centers"], expected.extras["layer_centers"])
+
+
+@pytest.mark.parametrize("method", ["cam", "grad_cam", "layer_cam"])
+def test_gap_network_parity(gap, method):
+    model, twin = gap
+    x = data(seed=3)
+    got = cl.explain(model, x, method, target=[0, 1, 2, 1])
+    expected = cl.explain(twin, x, method, target=[0, 1, 2, 1])
+    assert got.extras["layer"] == "relu"
+    assert_same(got.attributions, expected.attributions)
+    if method == "cam":
+        assert_same(got.extras["class_weights"], expected.extras["class_weights"])
+
+
+def test_callable_target_and_explicit_layer(conv):
+    model, twin = conv
+    x = data()
+    got = cl.explain(model, x, "grad_cam", layer="conv2", target=lambda out: out[:, 1] - out[:, 0])
+    expected = cl.explain(twin, x, "grad_cam", layer="conv2", target=lambda o: o[:, 1] - o[:, 0])
+    assert_same(got.attributions, expected.attributions)
+    by_object = cl.explain(model, x, "grad_cam", layer=model.get_layer("conv2"), target=1)
+    assert by_object.extras["layer"] == "conv2"
+
+
+def test_channels_last_data_gives_the_same_map(conv):
+    model, _ = conv
+    x = data()
+    ncl = cl.explain(model, x, "saliency")
+    nlc = cl.explain(model, x.transpose(0, 2, 1).copy(), "saliency", layout="nlc")
+    assert nlc.layout == "nlc"
+    np.testing.assert_array_equal(nlc.attributions, ncl.attributions)
+
+
+def _state(model):
+    return {
+        "weights": [w.copy() for w in model.get_weights()],
+        "layers": [layer.trainable for layer in model.layers],
+        "variables": [v.trainable for v in model.variables],
+        "requires_grad": [p.requires_grad for p in getattr(model, "parameters", list)()],
+        "training": getattr(model, "training", None),
+    }
+
+
+def test_model_and_input_untouched():
+    model = keras_conv(seed=4)
+    model.get_layer("conv1").trainable = False  # a user's frozen layer stays frozen
+    before = _state(model)
+    x = data()
+    x_before = x.copy()
+    for method in ("saliency", "integrated_gradients", "grad_cam", "score_cam", "occlusion"):
+        cl.explain(model, x, method, **params_of(method))
+    after = _state(model)
+    for old, new in zip(before["weights"], after["weights"]):
+        np.testing.assert_array_equal(old, new)
+    for key in ("layers", "variables", "requires_grad", "training"):
+        assert before[key] == after[key], key
+    np.testing.assert_array_equal(x, x_before)
+
+
+def test_subclassed_model(conv):
+    model, twin = conv
+    sub = subclassed_copy(model)
+    x = data()
+    assert_same(
+        cl.explain(sub, x, "saliency").attributions, cl.explain(twin, x, "saliency").attributions
+    )
+    if BACKEND == "torch":  # layers are read with torch hooks
+        got = cl.explain(sub, x, "grad_cam")
+        assert got.extras["layer"] == "pool2"
+        assert_same(got.attributions, cl.explain(twin, x, "grad_cam").attributions)
+    else:
+        with pytest.raises(ValueError, match="subclassed model.*torch backend"):
+            cl.explain(sub, x, "grad_cam")
+
+
+def _strided_model():
+    layers = keras.layers
+    inputs = keras.Input((61, 2))
+    h = layers.Conv1D(4, 5, strides=2, padding="same", name="same_s2")(inputs)
+    h = layers.Conv1D(4, 3, dilation_rate=2, padding="causal", name="causal_d2")(h)
+    h = layers.Activation("tanh", name="tanh")(h)
+    h = layers.AveragePooling1D(3, strides=2, padding="same", name="avg")(h)
+    h = layers.ZeroPadding1D((2, 1), name="zpad")(h)
+    h = layers.Conv1D(4, 4, padding="valid", name="valid")(h)
+    outputs = layers.Dense(2, name="fc")(layers.Flatten(name="flat")(h))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("layer", ["same_s2", "causal_d2", "avg", "valid"])
+def test_centres_from_configs_match_probing(layer):
+    adapted = KerasModel(_strided_model())
+    from_configs = adapted.layer_centers(layer, 2, 61)
+    assert from_configs is not None
+    probed = _probe(adapted, layer, 2, 61, 64)
+    np.testing.assert_allclose(from_configs, probed)
+
+
+def test_branching_model_is_probed():
+    layers = keras.layers
+    inputs = keras.Input((30, 2))
+    a = layers.Conv1D(4, 3, padding="same", name="a")(inputs)
+    b = layers.Conv1D(4, 1, name="b")(inputs)
+    h = layers.Add(name="add")([a, b])
+    h = layers.Activation("relu", name="act")(h)
+    model = keras.Model(inputs, layers.Dense(2, name="fc")(layers.GlobalAveragePooling1D()(h)))
+    adapted = KerasModel(model)
+    assert adapted.layer_centers("act", 2, 30) is None
+    assert adapted.layer_centers("a", 2, 30) is not None
+    exp = cl.explain(model, data(n_channels=2, n_timepoints=30), "grad_cam")
+    assert exp.extras["layer"] == "act" and exp.extras["alignment"] == "probed"
+
+
+def test_wrong_number_of_channels_names_axis_and_both_readings(conv):
+    model, _ = conv
+    with pytest.raises(ValueError, match=r"expects 3 channels, got 4.*layout='nlc'"):
+        cl.explain(model, data(n_channels=4), "saliency")
+    x_nlc = data().transpose(0, 2, 1).copy()  # the Keras habit, without layout="nlc"
+    with pytest.raises(ValueError, match=r"n_channels=40, n_timepoints=3.*layout='nlc'") as info:
+        cl.explain(model, x_nlc, "grad_cam")
+    assert "(n_cases=4, n_channels=3, n_timepoints=40)" in str(info.value)
+
+
+def test_unknown_layer_lists_candidates(conv):
+    model, _ = conv
+    with pytest.raises(ValueError, match=r"Unknown layer 'conv3'.*'conv2'.*'pool2'"):
+        cl.explain(model, data(), "grad_cam", layer="conv3")
+    with pytest.raises(ValueError, match="'fc' outputs shape .* no time axis"):
+        cl.explain(model, data(), "grad_cam", layer="fc")
+    with pytest.raises(TypeError, match="layer name or one of the model's layers"):
+        cl.explain(model, data(), "grad_cam", layer=3)
+
+
+def test_adapt_picks_the_keras_adapter(conv):
+    model, _ = conv
+    adapted = adapt(model)
+    assert isinstance(adapted, KerasModel) and adapted.backend == BACKEND
+    assert adapted.layers()[:2] == ["conv1", "bn1"]
+    assert adapted.default_cam_layer(3, 40) == "pool2"
+    cl.explain(model, data(), "grad_cam")
+    # chronolens imports no framework that Keras itself has not imported
+    assert {name for name in FRAMEWORKS if name in sys.modules} == IMPORTED_BY_KERAS
