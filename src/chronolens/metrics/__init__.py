@@ -1,5 +1,37 @@
-"""Metrics over Explanations: localisation against ground truth (more to come)."""
+"""Metrics over Explanations: whether a map can be trusted.
 
-from chronolens.metrics.localization import average_precision_score
+- Faithfulness (needs the model): :func:`deletion`, :func:`insertion`, :func:`aopc_score`.
+- Localization against a ground-truth mask: :func:`average_precision_score`,
+  :func:`roc_auc_score`, :func:`relevance_mass_score`, :func:`aup_aur`.
+- Sanity: :func:`model_randomization`.
+- All of them for several methods at once: :func:`evaluate` (``chronolens evaluate``).
 
-__all__ = ["average_precision_score"]
+Every metric returns per-case values; ``np.nanmean`` (or the result's ``mean_*`` properties)
+gives the documented mean.
+"""
+
+from chronolens.metrics.evaluation import Evaluation, MethodEvaluation, evaluate
+from chronolens.metrics.faithfulness import PerturbationCurve, aopc_score, deletion, insertion
+from chronolens.metrics.localization import (
+    aup_aur,
+    average_precision_score,
+    relevance_mass_score,
+    roc_auc_score,
+)
+from chronolens.metrics.sanity import RandomizationResult, model_randomization
+
+__all__ = [
+    "Evaluation",
+    "MethodEvaluation",
+    "PerturbationCurve",
+    "RandomizationResult",
+    "aopc_score",
+    "aup_aur",
+    "average_precision_score",
+    "deletion",
+    "evaluate",
+    "insertion",
+    "model_randomization",
+    "relevance_mass_score",
+    "roc_auc_score",
+]

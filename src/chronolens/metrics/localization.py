@@ -65,3 +65,141 @@ def average_precision_score(
     return np.array(
         [_average_precision(s.ravel(), m.ravel()) for s, m in zip(scores, mask)], dtype=np.float64
     )
+
+
+def _roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Mann-Whitney estimate of the ROC AUC; ties count one half."""
+    n_positive = int(truth.sum())
+    n_negative = truth.size - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    ranks = np.empty(scores.size)
+    # Average rank of each group of tied scores (1-based).
+    starts = np.r_[0, np.nonzero(np.diff(sorted_scores))[0] + 1]
+    stops = np.r_[starts[1:], scores.size]
+    ranks[order] = np.repeat((starts + stops + 1) / 2, stops - starts)
+    u = ranks[truth].sum() - n_positive * (n_positive + 1) / 2
+    return float(u / (n_positive * n_negative))
+
+
+def roc_auc_score(explanation: Explanation, mask: Any, *, absolute: bool = True) -> np.ndarray:
+    """Area under the ROC curve of each case's map as a detector of the mask's points.
+
+    The probability that a random point inside the mask gets a higher attribution than a
+    random point outside it (ties count one half): 1 is perfect, 0.5 is chance whatever the
+    mask's size. A map shared by all channels is repeated over channels first (explicitly), so
+    it cannot tell channels apart.
+
+    Parameters
+    ----------
+    explanation : Explanation
+    mask : array-like of bool, shape (n_cases, n_channels, n_timepoints)
+        True where the evidence was planted.
+    absolute : bool, default=True
+        Rank by absolute attribution.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cases,)
+        NaN for a case whose mask is empty or full. ``np.nanmean`` gives the mean.
+    """
+    scores, mask = _ranked_scores(explanation, mask, absolute)
+    return np.array(
+        [_roc_auc(s.ravel().astype(np.float64), m.ravel()) for s, m in zip(scores, mask)],
+        dtype=np.float64,
+    )
+
+
+def relevance_mass_score(
+    explanation: Explanation, mask: Any, *, absolute: bool = True
+) -> np.ndarray:
+    """Share of each case's relevance that falls inside the mask (Arras et al., 2022).
+
+    ``sum(R inside mask) / sum(R)`` with ``R`` the absolute attribution (``absolute=True``) or
+    its positive part (``absolute=False``, as in Arras et al.). 1 means all relevance is on the
+    evidence; a uniform map scores the mask's share of points. A map shared by all channels is
+    repeated over channels first (explicitly).
+
+    Parameters
+    ----------
+    explanation : Explanation
+    mask : array-like of bool, shape (n_cases, n_channels, n_timepoints)
+    absolute : bool, default=True
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_cases,)
+        NaN for a case whose map has no relevance.
+
+    References
+    ----------
+    Arras, Osman, Samek (2022). CLEVR-XAI: A benchmark dataset for the ground truth evaluation
+    of neural network explanations. Information Fusion.
+    """
+    scores, mask = _ranked_scores(explanation, mask, True)
+    if not absolute:
+        scores = np.clip(explanation.broadcast(), 0, None)
+    scores = scores.astype(np.float64).reshape(len(scores), -1)
+    inside = (scores * mask.reshape(len(mask), -1)).sum(axis=1)
+    total = scores.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, inside / np.where(total > 0, total, 1), np.nan)
+
+
+def aup_aur(
+    explanation: Explanation, mask: Any, *, n_thresholds: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """Saliency-weighted area under the precision and the recall curves (Ismail et al., 2020).
+
+    Each case's absolute map is scaled to [0, 1] (divided by its maximum). At each threshold
+    ``tau`` of the grid ``0, 1/n, ..., (n - 1)/n`` (``n = n_thresholds``), the points with
+    saliency ``S >= tau`` are predicted relevant; with TP, FP, FN counted against the mask,
+    weighted precision is ``sum_TP S / sum_(TP+FP) S`` and weighted recall
+    ``sum_TP S / (sum_TP S + |FN|)``. AUP and AUR are the areas of the two curves over ``tau``
+    in [0, 1] (the mean over the grid, a left Riemann sum), so a perfect map scores 1. A map
+    shared by all channels is repeated over channels first (explicitly).
+
+    Parameters
+    ----------
+    explanation : Explanation
+    mask : array-like of bool, shape (n_cases, n_channels, n_timepoints)
+    n_thresholds : int, default=100
+        Number of thresholds.
+
+    Returns
+    -------
+    aup, aur : numpy.ndarray of shape (n_cases,)
+        Higher is better for both. A map of all zeros scores 0.
+
+    References
+    ----------
+    Ismail, Gunady, Corrada Bravo, Feizi (2020). Benchmarking deep learning interpretability in
+    time series predictions. NeurIPS.
+    """
+    from chronolens._validation import check_int
+
+    n_thresholds = check_int(n_thresholds, "n_thresholds", minimum=2)
+    scores, mask = _ranked_scores(explanation, mask, True)
+    scores = scores.astype(np.float64).reshape(len(scores), -1)
+    mask = mask.reshape(len(mask), -1)
+    peak = scores.max(axis=1, keepdims=True)
+    saliency = scores / np.where(peak > 0, peak, 1)
+    thresholds = np.linspace(0.0, 1.0, n_thresholds, endpoint=False)
+    precision = np.zeros((len(scores), n_thresholds))
+    recall = np.zeros((len(scores), n_thresholds))
+    for j, tau in enumerate(thresholds):
+        chosen = saliency >= tau
+        weighted = saliency * chosen
+        true_positive = (weighted * mask).sum(axis=1)
+        selected = weighted.sum(axis=1)
+        missed = (~chosen & mask).sum(axis=1)
+        precision[:, j] = np.divide(
+            true_positive, selected, out=np.zeros_like(selected), where=selected > 0
+        )
+        denominator = true_positive + missed
+        recall[:, j] = np.divide(
+            true_positive, denominator, out=np.zeros_like(selected), where=denominator > 0
+        )
+    return precision.mean(axis=1), recall.mean(axis=1)

@@ -1,0 +1,180 @@
+"""One table that answers "which method should I trust on this model?"."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chronolens.series import as_series
+from chronolens.targets import TargetLike
+
+
+@dataclass(frozen=True)
+class MethodEvaluation:
+    """The scores of one method (means over cases; NaN where not measured)."""
+
+    method: str
+    seconds_per_case: float
+    deletion_auc: float
+    deletion_random_auc: float
+    insertion_auc: float
+    insertion_random_auc: float
+    average_precision: float = float("nan")
+    roc_auc: float = float("nan")
+    relevance_mass: float = float("nan")
+    sanity: str = "not run"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Rows of :class:`MethodEvaluation`; ``str()`` prints the table."""
+
+    rows: tuple[MethodEvaluation, ...]
+    has_mask: bool
+
+    def __str__(self) -> str:
+        header = ["method", "s/case", "deletion AUC (random)", "insertion AUC (random)"]
+        if self.has_mask:
+            header += ["AP", "ROC AUC", "mass"]
+        header += ["sanity"]
+        lines = [header]
+        for row in self.rows:
+            cells = [
+                row.method,
+                f"{row.seconds_per_case:.4f}",
+                f"{row.deletion_auc:.3f} ({row.deletion_random_auc:.3f})",
+                f"{row.insertion_auc:.3f} ({row.insertion_random_auc:.3f})",
+            ]
+            if self.has_mask:
+                cells += [
+                    f"{row.average_precision:.3f}",
+                    f"{row.roc_auc:.3f}",
+                    f"{row.relevance_mass:.3f}",
+                ]
+            cells += [row.sanity]
+            lines.append(cells)
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
+        text.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(text)
+
+
+def evaluate(
+    model: Any,
+    x: Any,
+    methods: Sequence[str],
+    *,
+    mask: Any = None,
+    target: TargetLike = None,
+    baseline: Any = "zeros",
+    granularity: str = "point",
+    n_steps: int = 20,
+    sanity: bool = True,
+    sanity_cases: int = 8,
+    layout: str = "ncl",
+    seed: int = 0,
+    clone: Any = None,
+) -> Evaluation:
+    """Explain ``x`` with each method and score every map.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or chronolens.models.Model
+    x : array-like of shape (n_cases, n_channels, n_timepoints)
+    methods : sequence of str
+        Registered method names.
+    mask : array-like of bool, optional
+        Ground truth of the shape of ``x``; adds average precision, ROC AUC and relevance mass.
+    target : optional
+        As in :func:`chronolens.explain`.
+    baseline, granularity, n_steps
+        Of the deletion and insertion curves (see :func:`chronolens.metrics.deletion`).
+    sanity : bool, default=True
+        Run the cascading model-randomization test (torch modules only) on the first
+        ``sanity_cases`` cases.
+    sanity_cases : int, default=8
+    layout : {"ncl", "nlc"}, default="ncl"
+        Layout of ``x`` and ``mask``.
+    seed : int, default=0
+        Seed of randomised methods and of the random references.
+    clone : callable, optional
+        Returns a fresh copy of the model for the randomization test (see
+        :func:`chronolens.metrics.model_randomization`).
+
+    Returns
+    -------
+    Evaluation
+        One row per method; ``print()`` shows the table.
+    """
+    from torch import nn
+
+    from chronolens._explain import explain
+    from chronolens.metrics.faithfulness import deletion, insertion
+    from chronolens.metrics.localization import (
+        average_precision_score,
+        relevance_mass_score,
+        roc_auc_score,
+    )
+    from chronolens.metrics.sanity import UncopyableModelError, model_randomization
+    from chronolens.registry import get_method
+
+    series = as_series(x, layout)
+    truth = None
+    if mask is not None:
+        truth = as_series(np.asarray(mask).astype(np.float32), layout, name="mask") > 0.5
+        if truth.shape != series.shape:
+            raise ValueError(
+                f"`mask` has shape {truth.shape} in the chronolens layout; expected the shape of "
+                f"the data {series.shape}. Pass a boolean array of the same shape as the data."
+            )
+    specs = [get_method(name) for name in methods]
+    sanity_target = target
+    if target is not None and not callable(target) and np.ndim(target) == 1:
+        sanity_target = np.asarray(target)[:sanity_cases]
+    rows = []
+    for spec in specs:
+        extra = {"seed": seed} if spec.randomized else {}
+        start = time.perf_counter()
+        exp = explain(model, series, spec.name, target=target, progress=False, **extra)
+        seconds = (time.perf_counter() - start) / len(series)
+        curve_args = {"baseline": baseline, "granularity": granularity, "n_steps": n_steps}
+        deleted = deletion(model, exp, seed=seed, target=target, **curve_args)
+        inserted = insertion(model, exp, seed=seed, target=target, **curve_args)
+        scores: dict[str, Any] = {}
+        if truth is not None:
+            scores["average_precision"] = float(np.nanmean(average_precision_score(exp, truth)))
+            scores["roc_auc"] = float(np.nanmean(roc_auc_score(exp, truth)))
+            scores["relevance_mass"] = float(np.nanmean(relevance_mass_score(exp, truth)))
+        verdict = "not run"
+        if sanity and isinstance(model, nn.Module):
+            try:
+                check = model_randomization(
+                    model,
+                    series[:sanity_cases],
+                    spec.name,
+                    target=sanity_target,
+                    seed=seed,
+                    clone=clone,
+                )
+                verdict = f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"
+            except UncopyableModelError:
+                verdict = "n/a (model cannot be copied)"
+        elif sanity:
+            verdict = "n/a (not a torch module)"
+        rows.append(
+            MethodEvaluation(
+                method=spec.name,
+                seconds_per_case=seconds,
+                deletion_auc=deleted.mean_auc,
+                deletion_random_auc=deleted.mean_random_auc,
+                insertion_auc=inserted.mean_auc,
+                insertion_random_auc=inserted.mean_random_auc,
+                sanity=verdict,
+                **scores,
+            )
+        )
+    return Evaluation(rows=tuple(rows), has_mask=truth is not None)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+import chronolens as cl
+from chronolens.cli import main
+from chronolens.metrics import average_precision_score, deletion, evaluate, insertion
+from chronolens.testing import tiny_conv_model
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_x):
+    model = tiny_conv_model(n_channels=3, n_classes=3, seed=1)
+    program = torch.export.export(
+        model, (torch.zeros(2, 3, 40),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
+    torch.export.save(program, str(tmp_path / "model.pt2"))
+    torch.jit.script(model).save(str(tmp_path / "model.pt"))
+    mask = np.zeros(tiny_x.shape, bool)
+    mask[:, 0, 5:15] = True
+    np.save(tmp_path / "x.npy", tiny_x)
+    np.save(tmp_path / "mask.npy", mask)
+    return model, tmp_path, mask
+
+
+@pytest.mark.parametrize(
+    ("model_file", "methods"),
+    [("model.pt2", ("saliency", "grad_cam")), ("model.pt", ("saliency", "input_x_gradient"))],
+)
+def test_evaluate_command_prints_the_metrics_of_each_method(
+    saved, tiny_x, capsys, model_file, methods
+):
+    model, folder, mask = saved
+    args = [str(folder / model_file), str(folder / "x.npy"), "--mask", str(folder / "mask.npy")]
+    code = main(["evaluate", *args, "--methods", ",".join(methods), "--n-steps", "5"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["method", "s/case"]
+    for method in methods:
+        row = next(line for line in lines if line.startswith(method))
+        exp = cl.explain(model, tiny_x, method)
+        expected = [
+            f"{deletion(model, exp, n_steps=5).mean_auc:.3f}",
+            f"{insertion(model, exp, n_steps=5).mean_auc:.3f}",
+            f"{np.nanmean(average_precision_score(exp, mask)):.3f}",
+        ]
+        for value in expected:
+            assert value in row
+        assert "pass" in row or "FAIL" in row
+
+
+def test_evaluate_without_mask_and_with_errors(saved, capsys):
+    _, folder, _ = saved
+    code = main(
+        [
+            "evaluate",
+            str(folder / "model.pt2"),
+            str(folder / "x.npy"),
+            "--methods",
+            "saliency",
+            "--no-sanity",
+            "--n-steps",
+            "3",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "AP" not in out and "not run" in out
+    np.save(folder / "bad.npy", np.zeros((2, 3, 40), bool))
+    code = main(
+        [
+            "evaluate",
+            str(folder / "model.pt2"),
+            str(folder / "x.npy"),
+            "--methods",
+            "saliency",
+            "--mask",
+            str(folder / "bad.npy"),
+        ]
+    )
+    assert code == 2 and "mask" in capsys.readouterr().err
+    code = main(["evaluate", str(folder / "model.pt2"), str(folder / "x.npy"), "--methods", "x"])
+    assert code == 2 and "Unknown method" in capsys.readouterr().err
+
+
+def test_evaluate_function_rows(tiny, tiny_x):
+    result = evaluate(tiny, tiny_x, ["integrated_gradients"], n_steps=4, sanity=False)
+    (row,) = result.rows
+    assert row.method == "integrated_gradients" and row.seconds_per_case > 0
+    assert np.isnan(row.average_precision)
+    assert "integrated_gradients" in str(result)

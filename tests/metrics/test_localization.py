@@ -1,0 +1,118 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from chronolens import Explanation
+from chronolens.metrics import (
+    aup_aur,
+    average_precision_score,
+    relevance_mass_score,
+    roc_auc_score,
+)
+
+
+def _exp(attributions, per_channel=True, channels=2):
+    n, _, t = attributions.shape
+    return Explanation(
+        x=np.zeros((n, channels, t), np.float32),
+        attributions=attributions.astype(np.float32),
+        target=None,
+        scores=np.zeros((n, 1)),
+        method="m",
+        per_channel=per_channel,
+    )
+
+
+def _mask(n=3):
+    mask = np.zeros((n, 2, 30), bool)
+    mask[:, 1, 10:15] = True
+    mask[:, 0, 2:4] = True
+    return mask
+
+
+def _pairwise_auc(scores, truth):
+    """P(positive > negative) + 0.5 P(tie), by enumerating all pairs."""
+    pos, neg = scores[truth], scores[~truth]
+    wins = sum((p > q) + 0.5 * (p == q) for p, q in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+def test_perfect_map_scores_one_on_every_score():
+    mask = _mask()
+    exp = _exp(mask * 1.0)
+    np.testing.assert_allclose(average_precision_score(exp, mask), 1.0)
+    np.testing.assert_allclose(roc_auc_score(exp, mask), 1.0)
+    np.testing.assert_allclose(relevance_mass_score(exp, mask), 1.0)
+    aup, aur = aup_aur(exp, mask)
+    np.testing.assert_allclose(aup, 1.0)
+    np.testing.assert_allclose(aur, 1.0)
+
+
+def test_roc_auc_matches_pairwise_definition_with_ties():
+    rng = np.random.default_rng(0)
+    mask = _mask()
+    scores = np.round(rng.normal(size=mask.shape), 1)  # many ties
+    expected = [_pairwise_auc(np.abs(s).ravel(), m.ravel()) for s, m in zip(scores, mask)]
+    np.testing.assert_allclose(roc_auc_score(_exp(scores), mask), expected, rtol=1e-12)
+    signed = [_pairwise_auc(s.ravel(), m.ravel()) for s, m in zip(scores, mask)]
+    np.testing.assert_allclose(roc_auc_score(_exp(scores), mask, absolute=False), signed)
+    # The map of the complement ranks every negative first.
+    np.testing.assert_allclose(roc_auc_score(_exp(~mask * 1.0), mask), 0.0)
+
+
+def test_random_maps_score_chance():
+    rng = np.random.default_rng(1)
+    mask = np.zeros((200, 2, 30), bool)
+    mask[:, 1, 10:15] = True
+    scores = _exp(rng.random(mask.shape))
+    assert np.mean(roc_auc_score(scores, mask)) == pytest.approx(0.5, abs=0.03)
+    assert np.mean(relevance_mass_score(scores, mask)) == pytest.approx(mask.mean(), abs=0.01)
+
+
+def test_relevance_mass_closed_form():
+    mask = _mask(1)
+    values = np.zeros((1, 2, 30))
+    values[0, 1, 10] = 3.0  # inside
+    values[0, 0, 20] = -1.0  # outside, negative
+    values[0, 0, 25] = 1.0  # outside
+    exp = _exp(values)
+    assert relevance_mass_score(exp, mask)[0] == pytest.approx(3 / 5)
+    assert relevance_mass_score(exp, mask, absolute=False)[0] == pytest.approx(3 / 4)
+    assert np.isnan(relevance_mass_score(_exp(np.zeros((1, 2, 30))), mask)[0])
+
+
+def test_aup_aur_closed_form_for_a_two_level_map():
+    mask = _mask(1)
+    values = np.where(mask, 1.0, 0.5)  # mask points at 1, the rest at 0.5
+    aup, aur = aup_aur(_exp(values), mask, n_thresholds=10)
+    n_in, n_out = mask.sum(), (~mask).sum()
+    # tau <= 0.5 (6 of the 10 thresholds: 0, .1, ..., .5): everything is chosen.
+    low_precision = n_in / (n_in + 0.5 * n_out)
+    assert aup[0] == pytest.approx((6 * low_precision + 4 * 1.0) / 10)
+    assert aur[0] == pytest.approx(1.0)  # no mask point is ever missed
+    zero_aup, zero_aur = aup_aur(_exp(np.zeros((1, 2, 30))), mask)
+    assert zero_aup[0] == 0 and zero_aur[0] == 0
+
+
+def test_shared_maps_are_broadcast_over_channels_explicitly():
+    mask = np.zeros((1, 2, 10), bool)
+    mask[0, 0, 3] = True
+    shared = np.zeros((1, 1, 10))
+    shared[0, 0, 3] = 1.0
+    exp = _exp(shared, per_channel=False)
+    # The point is ranked first together with its twin in channel 1.
+    assert roc_auc_score(exp, mask)[0] == pytest.approx(1 - 0.5 / 19)
+    assert relevance_mass_score(exp, mask)[0] == pytest.approx(0.5)
+    aup, aur = aup_aur(exp, mask)
+    assert aup[0] == pytest.approx(0.5) and aur[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("score", [roc_auc_score, relevance_mass_score, aup_aur])
+def test_mask_shape_is_checked(score):
+    with pytest.raises(ValueError, match="mask"):
+        score(_exp(np.zeros((1, 2, 10))), np.zeros((1, 10), bool))
+
+
+def test_empty_mask_gives_nan():
+    assert np.isnan(roc_auc_score(_exp(np.ones((1, 2, 10))), np.zeros((1, 2, 10), bool))[0])
