@@ -1,0 +1,85 @@
+"""Layer activations aligned to input time, and top windows of a filter."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import chronolens as cl
+from chronolens.testing import assert_model_unchanged, model_state
+
+
+def _spike_model():
+    """Conv1d(1, 1, 5, no padding, all-ones kernel) -> MaxPool(3): position j sees 3j..3j+6."""
+    conv = nn.Conv1d(1, 1, 5, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    return nn.Sequential(OrderedDict(conv=conv, pool=nn.MaxPool1d(3))).eval()
+
+
+@pytest.mark.parametrize("spike_at", [10, 23, 31])
+def test_a_spike_lights_the_receptive_field_position(spike_at):
+    model = _spike_model()
+    x = np.zeros((1, 1, 40), dtype=np.float32)
+    x[0, 0, spike_at] = 1.0
+    before = model_state(model)
+    act = cl.activations(model, x, "pool")
+    assert_model_unchanged(model, before)
+    n_positions = (40 - 4) // 3
+    assert act.values.shape == (1, 1, n_positions) and act.aligned.shape == (1, 1, 40)
+    # Hand-computed receptive fields: position j covers inputs 3j .. 3j + 6, centre 3j + 3.
+    np.testing.assert_allclose(act.centres, 3 * np.arange(n_positions) + 3)
+    lit = np.nonzero(act.values[0, 0])[0]
+    expected = [j for j in range(n_positions) if 3 * j <= spike_at <= 3 * j + 6]
+    np.testing.assert_array_equal(lit, expected)
+    peak = act.aligned[0, 0].argmax()
+    assert abs(peak - spike_at) <= 3
+
+
+def test_top_windows_find_the_planted_pattern(rng):
+    pattern = np.array([[1.0, -1.0, 2.0, 0.5, -2.0], [0.0, 1.0, 0.0, -1.0, 0.0]], np.float32)
+    conv = nn.Conv1d(2, 2, 5, padding=2)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[1] = torch.from_numpy(pattern)  # filter 1: matched filter
+        conv.bias.zero_()
+    model = nn.Sequential(OrderedDict(conv=conv, relu=nn.ReLU())).eval()
+    X = rng.normal(0.0, 0.05, size=(12, 2, 50)).astype(np.float32)
+    X[7, :, 20:25] += 3 * pattern
+    X[2, :, 40:45] += 1.5 * pattern
+    top = cl.top_windows(model, X, "relu", 1, k=3)
+    assert list(top.cases[:2]) == [7, 2] and list(top.starts[:2]) == [20, 40]
+    np.testing.assert_array_equal(top.windows[0], X[7, :, 20:25])
+    np.testing.assert_array_equal(top.windows[1], X[2, :, 40:45])
+    assert top.values[0] > top.values[1] > top.values[2]
+
+
+def test_window_at_the_edge_is_padded_with_nan(rng):
+    model = _spike_model()
+    X = np.zeros((2, 1, 40), dtype=np.float32)
+    X[1, 0, 0] = 5.0
+    top = cl.top_windows(model, X, "pool", 0, k=1)
+    assert top.cases[0] == 1 and top.starts[0] == 0 and top.windows.shape == (1, 1, 7)
+
+
+def test_figures(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = _spike_model()
+    X = rng.normal(size=(4, 1, 40)).astype(np.float32)
+    assert cl.activations(model, X, "pool").plot(1).axes
+    assert cl.top_windows(model, X, "pool", 0, k=3).plot().axes
+
+
+def test_bad_arguments(rng):
+    model = _spike_model()
+    X = rng.normal(size=(4, 1, 40)).astype(np.float32)
+    with pytest.raises(ValueError, match="Unknown layer"):
+        cl.activations(model, X, "conv9")
+    with pytest.raises(ValueError, match="1 filters"):
+        cl.top_windows(model, X, "pool", 3)
+    with pytest.raises(ValueError, match="k"):
+        cl.top_windows(model, X, "pool", 0, k=0)
