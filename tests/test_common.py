@@ -14,6 +14,7 @@ FAST_PARAMS = {
     "integrated_gradients": {"n_steps": 8},
     "shapley": {"n_samples": 32},
     "occlusion": {"window": 20, "stride": 10},
+    "tsr": {"window": 10},
 }
 
 

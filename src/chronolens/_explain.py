@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,21 +15,25 @@ from chronolens._progress import Progress
 from chronolens._validation import check_batch_size, check_choice, check_no_extra_params, check_seed
 from chronolens.explanation import Explanation
 from chronolens.models import adapt
+from chronolens.models.torch import TorchModel
 from chronolens.registry import REGISTRY, get_method
 from chronolens.series import LAYOUTS, as_series
-from chronolens.targets import TargetLike, resolve_target
+from chronolens.targets import Target, TargetLike, resolve_target
 
 _RUNTIME = ("batch_size", "progress", "seed", "layer")
 _SERIES_PARAMS = ("baseline",)
 
 
-def _check_input(model: Any, x: torch.Tensor, layout: str) -> None:
-    """Run the model on one case; turn a failure on the input shape into a clear error."""
+def _check_input(model: Any, x: torch.Tensor, layout: str) -> Any:
+    """Run the model on one case and return its output.
+
+    A failure on the input shape becomes a clear error naming both readings of the data.
+    """
     n, c, t = x.shape
     from chronolens.models.blackbox import ModelOutputError
 
     try:
-        model.scores(x[:1])
+        return model.scores(x[:1])
     except ModelOutputError:
         raise
     except Exception as error:
@@ -172,7 +177,7 @@ def explain(
         if value is not None and not isinstance(value, (str, int, float)) and np.ndim(value) >= 2:
             params_value = as_series(value, layout, name=name)
             params = {**params, name: params_value if np.ndim(value) == 3 else params_value[0]}
-    _, c, t = series.shape
+    n, c, t = series.shape
     xt = torch.from_numpy(series)
     if channel_names is not None:
         channel_names = tuple(str(name) for name in channel_names)
@@ -181,10 +186,16 @@ def explain(
     bar = Progress(progress, description=spec.name)
     try:
         with adapted.session():
-            _check_input(adapted, xt, layout)
+            example = _check_input(adapted, xt, layout)
             rows = resolve_batch_size(batch_size, adapted, c, t)
-            output = _model_output(adapted, xt, rows)
-            resolved = resolve_target(target, output)
+            recorder: list[torch.Tensor] | None = None
+            if spec.scores_at_x and isinstance(adapted, TorchModel) and not callable(target):
+                # The method's own passes over x give the model output: no extra forward pass.
+                recorder = []
+                resolved = replace(resolve_target(target, example, n), recorder=recorder)
+            else:
+                output = _model_output(adapted, xt, rows)
+                resolved = resolve_target(target, output)
             kwargs: dict[str, Any] = {"batch_size": rows, "progress": bar, **params}
             if spec.randomized:
                 kwargs["seed"] = seed
@@ -192,6 +203,16 @@ def explain(
                 chosen = layer if layer is not None else adapted.default_cam_layer(c, t)
                 kwargs["layer"] = adapted.resolve_layer(chosen, c, t)
             result = spec.fn(adapted, xt, resolved, **kwargs)
+            if recorder is not None:
+                seen = torch.cat(recorder) if recorder else None
+                if seen is not None and seen.shape[0] == n:
+                    output = seen
+                else:  # the method did not visit every case once, in order
+                    output = _model_output(adapted, xt, rows)
+                if resolved.predicted:
+                    resolved = Target(indices=output.argmax(dim=1))
+                else:
+                    resolved = replace(resolved, recorder=None)
     finally:
         bar.close()
 

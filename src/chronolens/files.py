@@ -2,7 +2,9 @@
 
 Models: TorchScript archives (``torch.jit.save``) and ``torch.export`` programs (``.pt2``).
 Neither format unpickles arbitrary Python objects; chronolens never calls ``torch.load`` on a
-pickled module. Series: ``.npy``, ``.npz`` (one array by key) and ``.csv``.
+pickled module. Keras models (``.keras``, legacy ``.h5``) load in Keras' safe mode after a check
+that they hold no code (see :mod:`chronolens._keras_files`). Series: ``.npy``, ``.npz`` (one
+array by key) and ``.csv``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ MODEL_SUFFIXES = (".pt2", ".pt", ".pth", ".ts", ".jit", ".torchscript")
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
-    """Load a model saved with ``torch.export.save`` (.pt2) or TorchScript (``.pt``, ``.ts``).
+    """Load a model saved with ``torch.export.save`` (.pt2), TorchScript (``.pt``) or Keras.
 
     Parameters
     ----------
@@ -45,6 +47,10 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {str(path)!r}.")
+    if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        from chronolens._keras_files import load_keras_model
+
+        return load_keras_model(path)
     if path.suffix == ".pt2":
         try:
             with warnings.catch_warnings():

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from chronolens._validation import suggestion
-from chronolens.methods import ablation, cam, gradients, integrated_gradients, occlusion, shap
+from chronolens.methods import (
+    ablation,
+    cam,
+    channel_cam,
+    gradients,
+    integrated_gradients,
+    occlusion,
+    rescaling,
+    shap,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,10 @@ class MethodSpec:
         True for methods that take a ``seed``.
     summary : str
         One line for ``methods()``.
+    scores_at_x : bool
+        True when the method's model calls are one pass over the unperturbed cases, in order;
+        ``explain()`` then takes the model output from those calls instead of a separate
+        forward pass, and the method may receive a ``predicted`` target.
     """
 
     name: str
@@ -42,6 +55,7 @@ class MethodSpec:
     needs_layer: bool
     randomized: bool
     summary: str
+    scores_at_x: bool = False
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -63,6 +77,7 @@ for _spec in [
         False,
         False,
         "Absolute (or signed) gradient of the score: local sensitivity.",
+        scores_at_x=True,
     ),
     MethodSpec(
         "input_x_gradient",
@@ -73,6 +88,7 @@ for _spec in [
         False,
         False,
         "Input times gradient: first-order contribution, signed.",
+        scores_at_x=True,
     ),
     MethodSpec(
         "smoothgrad",
@@ -113,6 +129,7 @@ for _spec in [
         True,
         False,
         "Layer features weighted by mean gradient: when the evidence occurs.",
+        scores_at_x=True,
     ),
     MethodSpec(
         "grad_cam_pp",
@@ -123,6 +140,7 @@ for _spec in [
         True,
         False,
         "Grad-CAM++: better with several events per series.",
+        scores_at_x=True,
     ),
     MethodSpec(
         "layer_cam",
@@ -133,6 +151,7 @@ for _spec in [
         True,
         False,
         "Per-position positive gradients times features: sharper on early layers.",
+        scores_at_x=True,
     ),
     MethodSpec(
         "score_cam",
@@ -182,6 +201,30 @@ for _spec in [
 ]:
     register(_spec)
 
+register(
+    MethodSpec(
+        "channel_grad_cam",
+        channel_cam.channel_grad_cam,
+        "cam",
+        True,
+        True,
+        True,
+        False,
+        "Each channel's share of the Grad-CAM map (channel ablation): when and which sensor.",
+    )
+)
+register(
+    MethodSpec(
+        "tsr",
+        rescaling.tsr,
+        "perturbation",
+        True,
+        False,
+        False,
+        True,
+        "Temporal saliency rescaling of any method (base=...): time x channel relevance.",
+    )
+)
 
 
 def get_method(name: str) -> MethodSpec:

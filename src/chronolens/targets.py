@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
@@ -26,9 +26,22 @@ class Target:
 
     indices: torch.Tensor | None = None
     fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    predicted: bool = False
+    recorder: list[torch.Tensor] | None = field(default=None, compare=False, repr=False)
 
     def select(self, output: torch.Tensor) -> torch.Tensor:
-        """Return the explained score of every row of ``output``, shape ``(rows,)``."""
+        """Return the explained score of every row of ``output``, shape ``(rows,)``.
+
+        A ``predicted`` target explains each row's own top class; it is only used by methods
+        whose model calls are on the unperturbed cases themselves, in case order. A target with a
+        ``recorder`` appends every output it sees to it, so such methods hand the model output
+        back to ``explain()`` without a separate forward pass.
+        """
+        if self.recorder is not None:
+            self.recorder.append(output.detach().float().cpu())
+        if self.predicted:
+            index = output.detach().argmax(dim=1)
+            return output.gather(1, index[:, None])[:, 0]
         if self.fn is not None:
             values = self.fn(output)
             if not isinstance(values, torch.Tensor):
@@ -49,7 +62,7 @@ class Target:
         """Return the target of a subset of rows (or of rows repeated per case)."""
         if self.indices is None:
             return self
-        return Target(indices=self.indices[rows])
+        return Target(indices=self.indices[rows], recorder=self.recorder)
 
     def as_array(self) -> np.ndarray | None:
         """Class indices as an int64 NumPy array, or None for a callable target."""
@@ -71,7 +84,7 @@ def _check_output_is_scores(output: Any) -> torch.Tensor:
     return output
 
 
-def resolve_target(target: TargetLike, output: torch.Tensor) -> Target:
+def resolve_target(target: TargetLike, output: torch.Tensor, n_cases: int | None = None) -> Target:
     """Resolve a user ``target`` against the model ``output`` for all cases.
 
     Parameters
@@ -82,7 +95,10 @@ def resolve_target(target: TargetLike, output: torch.Tensor) -> Target:
         batch, shape (rows, ...), to one score per row, shape (rows,), for outputs that are not
         class scores (regression, per-timestep heads, a single sigmoid).
     output : torch.Tensor
-        The model output for all cases.
+        The model output for all cases, or for the first case when ``n_cases`` is given (then
+        None resolves to a ``predicted`` target, chosen later from each case's own output).
+    n_cases : int, optional
+        Number of cases, when ``output`` holds only the first.
 
     Returns
     -------
@@ -101,6 +117,10 @@ def resolve_target(target: TargetLike, output: torch.Tensor) -> Target:
         return resolved
     scores = _check_output_is_scores(output)
     n, k = scores.shape
+    if n_cases is not None:
+        n = n_cases
+        if target is None:
+            return Target(predicted=True)
     if target is None:
         return Target(indices=scores.argmax(dim=1).cpu())
     if isinstance(target, numbers.Integral) and not isinstance(target, bool):
@@ -108,7 +128,7 @@ def resolve_target(target: TargetLike, output: torch.Tensor) -> Target:
     else:
         array = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
         if array.ndim == 0:
-            return resolve_target(array.item(), output)
+            return resolve_target(array.item(), output, n_cases)
         if array.dtype.kind not in "iu":
             if array.dtype.kind == "f" and np.all(np.mod(array, 1) == 0):
                 array = array.astype(np.int64)

@@ -146,3 +146,14 @@ def test_cam_methods_localise_a_planted_event():
     for method in ["cam", "grad_cam", "grad_cam_pp", "layer_cam", "score_cam"]:
         m = cl.explain(model, x, method, target=1).attributions[0, 0]
         assert m[58:82].sum() >= 0.99 * m.sum(), method
+
+
+def test_default_layer_skips_modules_called_twice():
+    """The zoo ResNet reuses one ReLU per block; the block itself is the default layer."""
+    from chronolens import zoo
+
+    model = zoo.resnet(3, 2, filters=(4, 4), seed=0).eval()
+    x = np.random.default_rng(0).normal(size=(2, 3, 32)).astype(np.float32)
+    exp = cl.explain(model, x, "grad_cam")
+    assert exp.extras["layer"] == "blocks.1"
+    assert exp.extras["alignment"] == "probed"

@@ -209,7 +209,9 @@ class IncrementalPlan:
         region = torch.clamp(start, max=n_timepoints - width)
         time = region[:, None] + torch.arange(width, device=device)
         channel_index = torch.arange(n_channels, device=device)
-        gathered = x[case[:, None, None], channel_index[None, :, None], time[:, None, :]]
+        # Slices of equal width at per-row offsets: index a sliding-window view (no copy) with
+        # one (case, offset) pair per row, instead of one index per element.
+        gathered = x.unfold(2, width, 1)[case, :, region]
         inside = (time >= start[:, None]) & (time < stop[:, None])
         chosen = (channel[:, None] == -1) | (channel[:, None] == channel_index[None, :])
         replace = chosen[:, :, None] & inside[:, None, :]
@@ -222,9 +224,7 @@ class IncrementalPlan:
             local = (series * weights[:, None, :]).sum(-1) / weights.sum(-1)[:, None]
             values = local[:, :, None].expand_as(gathered)
         else:
-            values = replacement[
-                case[:, None, None], channel_index[None, :, None], time[:, None, :]
-            ]
+            values = replacement.unfold(2, width, 1)[case, :, region]
         new = torch.where(replace, values, gathered)
         offset = region
         for layer, step in enumerate(self.steps):
@@ -241,9 +241,7 @@ class IncrementalPlan:
             first = torch.clamp(first, min=0, max=length_out - size_out)
             needed = (size_out - 1) * step.stride + span + 1
             padded_time = first[:, None] * step.stride + torch.arange(needed, device=device)
-            source = padded[layer]
-            filters = torch.arange(source.shape[1], device=device)
-            window = source[case[:, None, None], filters[None, :, None], padded_time[:, None, :]]
+            window = padded[layer].unfold(2, needed, 1)[case, :, first * step.stride]
             relative = padded_time - step.pad_left - offset[:, None]
             changed = (relative >= 0) & (relative < size_in)
             picked = new.gather(
@@ -254,12 +252,11 @@ class IncrementalPlan:
             offset = first
         last = base[-1]
         size = new.shape[-1]
-        time = offset[:, None] + torch.arange(size, device=device)
-        filters = torch.arange(last.shape[1], device=device)
-        delta = new - last[case[:, None, None], filters[None, :, None], time[:, None, :]]
+        delta = new - last.unfold(2, size, 1)[case, :, offset]
         weights = self._head_weights(last, target)
         if self.head == "flatten":
-            region_weights = weights.gather(2, time[:, None, :].expand(-1, last.shape[1], -1))
+            rows = torch.arange(len(case), device=device)
+            region_weights = weights.unfold(2, size, 1)[rows, :, offset]
             return -(delta * region_weights).sum(dim=(1, 2))
         return -(delta.sum(dim=-1) * weights).sum(dim=1) / last.shape[-1]
 

@@ -16,11 +16,12 @@ def adapt(model: Any) -> Model:
 
     Parameters
     ----------
-    model : torch.nn.Module, object with ``predict_proba``, callable, or Model
-        A PyTorch classifier; any classifier with ``predict_proba`` (aeon, sktime,
-        scikit-learn) or a callable returning scores (rows, n_classes) for series (rows,
-        n_channels, n_timepoints), for the model-agnostic methods; or an object that already
-        follows the :class:`Model` protocol (returned unchanged).
+    model : torch.nn.Module, keras.Model, object with ``predict_proba``, callable, or Model
+        A PyTorch classifier; a Keras 3 model on any backend (``KerasModel``); any
+        classifier with ``predict_proba`` (aeon, sktime, scikit-learn) or a callable
+        returning scores (rows, n_classes) for series (rows, n_channels, n_timepoints), for
+        the model-agnostic methods; or an object that already follows the :class:`Model`
+        protocol (returned unchanged).
 
     Returns
     -------
@@ -35,6 +36,10 @@ def adapt(model: Any) -> Model:
         isinstance(model, Model) and hasattr(model, "differentiable")
     ):
         return model
+    from chronolens.models.keras import KerasModel, is_keras_model
+
+    if is_keras_model(model):  # before torch: on the torch backend it is also a Module
+        return KerasModel(model)
     import torch
 
     if isinstance(model, torch.nn.Module):

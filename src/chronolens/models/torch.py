@@ -227,10 +227,16 @@ class TorchModel:
     def default_cam_layer(self, n_channels: int, n_timepoints: int) -> str:
         """Return the last submodule whose output still has a time axis (the deepest one)."""
         table = self._layer_table(n_channels, n_timepoints)
+        calls: dict[str, int] = {}
+        for name, _ in table:
+            calls[name] = calls.get(name, 0) + 1
         for _, out in reversed(table):
             if _has_time_axis(out):
-                same = [n for n, o in table if o is out]
-                return max(same, key=lambda n: (n.count("."), -same.index(n)))
+                # The deepest module that produced this tensor and runs once per forward pass
+                # (a shared activation module, called in several places, is ambiguous).
+                same = [n for n, o in table if o is out and calls[n] == 1]
+                if same:
+                    return max(same, key=lambda n: (n.count("."), -same.index(n)))
         raise ValueError(
             "No layer of this model outputs a (n, filters, time) tensor with more than one time "
             "position, so CAM methods cannot be used. Use a gradient method such as "
