@@ -240,3 +240,15 @@ def test_user_architecture_at_3000_points_is_incremental():
     assert fast.extras["occlusion_path"] == "incremental"
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-6)
     assert math.isclose(fast.extras["n_windows"], math.ceil((3000 - 15) / 50) + 1)
+
+
+@pytest.mark.parametrize("window", [1, 9, 60])
+def test_incremental_windows_as_wide_as_the_layers(window, x90):
+    """Wide windows make a layer's changed slice as long as the layer itself."""
+    model = _strided_model("flatten")
+    params = dict(window=window, stride=max(1, window // 2), target=0)
+    fast = cl.explain(model, x90, "occlusion", **params)
+    full = cl.explain(Opaque(model), x90, "occlusion", **params)
+    assert fast.extras["occlusion_path"] == "incremental"
+    scale = np.abs(full.attributions).max()
+    np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)
