@@ -252,3 +252,16 @@ def test_incremental_windows_as_wide_as_the_layers(window, x90):
     assert fast.extras["occlusion_path"] == "incremental"
     scale = np.abs(full.attributions).max()
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_local_mean_is_the_mean_of_the_replaced_interval(rng):
+    from chronolens.methods._perturbation import interval_means
+
+    x = torch.from_numpy(rng.normal(size=(3, 2, 50)).astype(np.float32))
+    case, start, stop = (
+        torch.tensor([2, 0, 1]),
+        torch.tensor([0, 13, 40]),
+        torch.tensor([7, 14, 50]),
+    )
+    expected = np.stack([x[c, :, a:b].numpy().mean(-1) for c, a, b in zip(case, start, stop)])
+    np.testing.assert_allclose(interval_means(x, case, start, stop).numpy(), expected, rtol=1e-5)

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from chronolens._batching import chunks
 from chronolens._progress import Progress
+from chronolens.methods._perturbation import interval_means
 from chronolens.methods._segments import Perturbations
 from chronolens.models._geometry import POINTWISE, _chain
 from chronolens.targets import Target
@@ -216,13 +217,7 @@ class IncrementalPlan:
         chosen = (channel[:, None] == -1) | (channel[:, None] == channel_index[None, :])
         replace = chosen[:, :, None] & inside[:, None, :]
         if replacement is None:
-            series = x[case]
-            full_inside = (torch.arange(n_timepoints, device=device) >= start[:, None]) & (
-                torch.arange(n_timepoints, device=device) < stop[:, None]
-            )
-            weights = full_inside.to(x.dtype)
-            local = (series * weights[:, None, :]).sum(-1) / weights.sum(-1)[:, None]
-            values = local[:, :, None].expand_as(gathered)
+            values = interval_means(x, case, start, stop)[:, :, None].expand_as(gathered)
         else:
             values = replacement.unfold(2, width, 1)[case, :, region]
         new = torch.where(replace, values, gathered)
