@@ -265,3 +265,20 @@ def test_local_mean_is_the_mean_of_the_replaced_interval(rng):
     )
     expected = np.stack([x[c, :, a:b].numpy().mean(-1) for c, a, b in zip(case, start, stop)])
     np.testing.assert_allclose(interval_means(x, case, start, stop).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels", ["each", "all"])
+@pytest.mark.parametrize("average", [True, False])
+def test_spread_equals_dense_masks(rng, channels, average):
+    """The difference-array spread equals summing (or averaging) the dense masks."""
+    from chronolens.methods._segments import sliding_windows
+
+    windows = sliding_windows(3, 37, 6, 4, channels)  # the last window is cut at the end
+    values = torch.from_numpy(rng.normal(size=(2, len(windows))).astype(np.float32))
+    masks = windows.masks(3, 37).astype(np.float64)
+    total = np.einsum("nm,mct->nct", values.numpy().astype(np.float64), masks)
+    if average:
+        count = masks.sum(0)
+        total = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    spread = windows.spread(values, 3, 37, average=average).numpy()
+    np.testing.assert_allclose(spread, total, rtol=1e-5, atol=1e-6)

@@ -67,7 +67,7 @@ def perturb(
 ) -> torch.Tensor:
     """Full perturbed series for rows ``(case[r], perturbation index[r])``, shape (rows, c, t)."""
     _, n_channels, n_timepoints = x.shape
-    masks = torch.from_numpy(perturbations.masks(n_channels, n_timepoints))[index]
+    masks = torch.from_numpy(perturbations.masks(n_channels, n_timepoints, index.numpy()))
     series = x[case]
     if replacement is None:  # local mean: each replaced channel takes its mean over the interval
         start = torch.from_numpy(perturbations.start)[index]

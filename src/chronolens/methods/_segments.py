@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from chronolens._validation import check_choice, check_int
 
@@ -32,13 +33,57 @@ class Perturbations:
         """Length of the longest interval."""
         return int((self.stop - self.start).max())
 
-    def masks(self, n_channels: int, n_timepoints: int) -> np.ndarray:
-        """Boolean masks of shape (len, n_channels, n_timepoints): True where replaced."""
+    def masks(
+        self, n_channels: int, n_timepoints: int, index: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Boolean masks of shape (len, n_channels, n_timepoints): True where replaced.
+
+        With ``index``, only the masks of those perturbations (rows of a batch), so a batch never
+        builds the masks of every perturbation.
+        """
+        start, stop, channel = (
+            (self.start, self.stop, self.channel)
+            if index is None
+            else (self.start[index], self.stop[index], self.channel[index])
+        )
         time = np.arange(n_timepoints)
-        inside = (time >= self.start[:, None]) & (time < self.stop[:, None])
+        inside = (time >= start[:, None]) & (time < stop[:, None])
         channels = np.arange(n_channels)
-        chosen = (self.channel[:, None] == -1) | (self.channel[:, None] == channels)
+        chosen = (channel[:, None] == -1) | (channel[:, None] == channels)
         return chosen[:, :, None] & inside[:, None, :]
+
+    def spread(
+        self, values: torch.Tensor, n_channels: int, n_timepoints: int, *, average: bool
+    ) -> torch.Tensor:
+        """Put each perturbation's value on the points it replaced, shape (n, c, t).
+
+        ``values`` has shape (n, len). With ``average`` every point takes the mean value of the
+        perturbations that covered it (0 where none did); otherwise their sum. Built from a
+        difference array over time (+value at a start, -value at a stop, then a cumulative sum),
+        so the cost is that of the perturbations plus one pass over the series, whatever their
+        number and length.
+        """
+        n = values.shape[0]
+        width = n_timepoints + 1
+        every = self.channel == -1
+        which = np.concatenate([np.nonzero(~every)[0], np.repeat(np.nonzero(every)[0], n_channels)])
+        channel = np.concatenate(
+            [self.channel[~every], np.tile(np.arange(n_channels), int(every.sum()))]
+        ).astype(np.int64)
+        starts = torch.from_numpy(channel * width + self.start[which])
+        stops = torch.from_numpy(channel * width + self.stop[which])
+        taken = values[:, torch.from_numpy(which)].double()
+        total = torch.zeros(n, n_channels * width, dtype=torch.float64)
+        total.index_add_(1, starts, taken).index_add_(1, stops, -taken)
+        total = total.reshape(n, n_channels, width).cumsum(dim=-1)[..., :n_timepoints]
+        if not average:
+            return total.to(values.dtype)
+        ones = torch.ones(1, len(which), dtype=torch.float64)
+        count = torch.zeros(1, n_channels * width, dtype=torch.float64)
+        count.index_add_(1, starts, ones).index_add_(1, stops, -ones)
+        count = count.reshape(n_channels, width).cumsum(dim=-1)[..., :n_timepoints].round()
+        mean = torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
+        return mean.to(values.dtype)
 
 
 def _expand(intervals: list[tuple[int, int]], n_channels: int, channels: str) -> Perturbations:

@@ -11,7 +11,6 @@ from chronolens._validation import check_choice
 from chronolens.methods._perturbation import replacement_series, score_drops
 from chronolens.methods._result import MethodResult
 from chronolens.methods._segments import CHANNEL_MODES, equal_segments
-from chronolens.methods.occlusion import spread
 from chronolens.targets import Target
 
 
@@ -51,8 +50,7 @@ def feature_ablation(
     segments = equal_segments(n_channels, n_timepoints, n_segments, channels)
     replacement = replacement_series(baseline, x, seed)
     drops, _, path = score_drops(model, x, target, segments, replacement, batch_size, progress)
-    masks = torch.from_numpy(segments.masks(n_channels, n_timepoints))
-    attributions = spread(drops, masks, average=False)
+    attributions = segments.spread(drops, n_channels, n_timepoints, average=False)
     if channels == "all":
         attributions = attributions[:, :1]
     return MethodResult(

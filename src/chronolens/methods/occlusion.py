@@ -14,20 +14,6 @@ from chronolens.methods._segments import CHANNEL_MODES, sliding_windows
 from chronolens.targets import Target
 
 
-def spread(drops: torch.Tensor, masks: torch.Tensor, average: bool) -> torch.Tensor:
-    """Put each perturbation's score drop on the points it replaced.
-
-    ``drops`` (n, m) and ``masks`` (m, c, t). With ``average`` every point takes the mean drop of
-    the perturbations that covered it (0 where none did); otherwise the sum.
-    """
-    flat = masks.reshape(len(masks), -1).float()
-    total = (drops @ flat).reshape(drops.shape[0], *masks.shape[1:])
-    if not average:
-        return total
-    count = flat.sum(dim=0).reshape(masks.shape[1:])
-    return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
-
-
 def occlusion(
     model: Any,
     x: torch.Tensor,
@@ -80,8 +66,7 @@ def occlusion(
     windows = sliding_windows(n_channels, n_timepoints, window, stride, channels)
     replacement = replacement_series(baseline, x, seed)
     drops, _, path = score_drops(model, x, target, windows, replacement, batch_size, progress)
-    masks = torch.from_numpy(windows.masks(n_channels, n_timepoints))
-    attributions = spread(drops, masks, average=True)
+    attributions = windows.spread(drops, n_channels, n_timepoints, average=True)
     if channels == "all":
         attributions = attributions[:, :1]
     return MethodResult(
