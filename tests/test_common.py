@@ -6,26 +6,37 @@ import torch
 from torch import nn
 
 import chronolens as cl
+from chronolens import zoo
+from chronolens.registry import get_method
 from chronolens.testing import assert_model_unchanged, check_method, model_state, tiny_conv_model
 
 ALL = cl.methods().names()
+# Methods that read dimension-wise networks (dcam) are checked on a tiny d-CNN instead.
+DIMENSION_WISE = {m for m in ALL if get_method(m).layer_rank == 4}
 FAST_PARAMS = {
     "smoothgrad": {"n_samples": 3},
     "integrated_gradients": {"n_steps": 8},
     "shapley": {"n_samples": 32},
     "occlusion": {"window": 20, "stride": 10},
     "tsr": {"window": 10},
+    "dcam": {"n_permutations": 4},
 }
+
+
+def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
+    return zoo.dcnn(n_channels, n_classes, filters=(4, 4), seed=seed)
 
 
 @pytest.mark.parametrize("method", ALL)
 def test_common_checks_tiny_model(method, tiny, tiny_x):
-    check_method(method, tiny, tiny_x, **FAST_PARAMS.get(method, {}))
+    model = _tiny_dcnn() if method in DIMENSION_WISE else tiny
+    check_method(method, model, tiny_x, **FAST_PARAMS.get(method, {}))
 
 
 @pytest.mark.parametrize("method", [m for m in ALL if m != "cam"])
 def test_common_checks_user_architecture(method, user_model, user_x):
-    check_method(method, user_model, user_x[:3], **FAST_PARAMS.get(method, {}))
+    model = _tiny_dcnn(9, 4) if method in DIMENSION_WISE else user_model
+    check_method(method, model, user_x[:3], **FAST_PARAMS.get(method, {}))
 
 
 class FailAfter(nn.Module):
@@ -47,10 +58,15 @@ class FailAfter(nn.Module):
 @pytest.mark.parametrize("method", ALL)
 @pytest.mark.parametrize("fail_at", [2, 3, 5])
 def test_model_restored_after_an_exception_mid_run(method, fail_at, tiny_x):
-    inner = tiny_conv_model(n_channels=3, n_classes=3, seed=4)
+    if method in DIMENSION_WISE:
+        inner = _tiny_dcnn(seed=4)
+        bn1, conv1 = inner.features.bn1, inner.features.conv1
+    else:
+        inner = tiny_conv_model(n_channels=3, n_classes=3, seed=4)
+        bn1, conv1 = inner.bn1, inner.conv1
     inner.train()  # a model left in training mode must come back in training mode
-    inner.bn1.eval()  # ... with its own per-module flags
-    inner.conv1.weight.requires_grad_(False)
+    bn1.eval()  # ... with its own per-module flags
+    conv1.weight.requires_grad_(False)
     inner.fc.weight.grad = torch.ones_like(inner.fc.weight)
     model = FailAfter(inner, fail_at)
     before = model_state(model)

@@ -200,8 +200,15 @@ def explain(
             if spec.randomized:
                 kwargs["seed"] = seed
             if spec.needs_layer:
-                chosen = layer if layer is not None else adapted.default_cam_layer(c, t)
-                kwargs["layer"] = adapted.resolve_layer(chosen, c, t)
+                rank = {} if spec.layer_rank == 3 else {"rank": spec.layer_rank}
+                if rank and not isinstance(adapted, TorchModel):
+                    raise ValueError(
+                        f"Method {spec.name!r} reads dimension-wise PyTorch networks "
+                        "(chronolens.zoo.dcnn, zoo.dresnet); this model is not one. Use "
+                        "'channel_grad_cam' for a channel x time map of this model."
+                    )
+                chosen = layer if layer is not None else adapted.default_cam_layer(c, t, **rank)
+                kwargs["layer"] = adapted.resolve_layer(chosen, c, t, **rank)
             result = spec.fn(adapted, xt, resolved, **kwargs)
             if recorder is not None:
                 seen = torch.cat(recorder) if recorder else None

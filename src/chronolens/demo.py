@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from chronolens._explain import explain
-from chronolens.registry import methods
+from chronolens.registry import get_method, methods
 
 # methods shown side by side in the demo's report.html (those that are registered)
 REPORT_METHODS = ("grad_cam", "channel_grad_cam", "integrated_gradients", "smoothgrad", "occlusion")
@@ -97,6 +97,8 @@ def run_demo(
     for name in methods().names():
         if name == "cam":
             continue  # the network ends in Flatten + Dense, not global average pooling
+        if get_method(name).layer_rank == 4:
+            continue  # dcam reads dimension-wise networks (zoo.dcnn), not this one
         start = time.perf_counter()
         exp = explain(
             model,

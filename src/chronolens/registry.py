@@ -11,6 +11,7 @@ from chronolens.methods import (
     ablation,
     cam,
     channel_cam,
+    dcam,
     gradients,
     integrated_gradients,
     occlusion,
@@ -45,6 +46,9 @@ class MethodSpec:
         True when the method's model calls are one pass over the unperturbed cases, in order;
         ``explain()`` then takes the model output from those calls instead of a separate
         forward pass, and the method may receive a ``predicted`` target.
+    layer_rank : int
+        Rank of the layer output the method reads: 3 for (n, filters, time), 4 for the
+        (n, filters, rows, time) activations of dimension-wise networks.
     """
 
     name: str
@@ -56,6 +60,7 @@ class MethodSpec:
     randomized: bool
     summary: str
     scores_at_x: bool = False
+    layer_rank: int = 3
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -211,6 +216,19 @@ register(
         True,
         False,
         "Each channel's share of the Grad-CAM map (channel ablation): when and which sensor.",
+    )
+)
+register(
+    MethodSpec(
+        "dcam",
+        dcam.dcam,
+        "cam",
+        True,
+        True,
+        True,
+        True,
+        "Dimension-wise CAM of a d-CNN / d-ResNet (zoo.dcnn): channel x time from permutations.",
+        layer_rank=4,
     )
 )
 register(

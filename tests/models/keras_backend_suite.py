@@ -65,7 +65,8 @@ def gap():
     return model, torch_gap_twin(model)
 
 
-@pytest.mark.parametrize("method", [m for m in REGISTRY if m != "cam"])
+# dcam reads PyTorch dimension-wise networks only (see test_dcam_refuses_keras).
+@pytest.mark.parametrize("method", [m for m in REGISTRY if m != "cam" and m != "dcam"])
 def test_parity_with_torch_twin(conv, method):
     model, twin = conv
     x = data()
@@ -78,6 +79,11 @@ def test_parity_with_torch_twin(conv, method):
     if REGISTRY[method].needs_layer:
         assert got.extras["layer"] == expected.extras["layer"] == "pool2"
         np.testing.assert_allclose(got.extras["layer_centers"], expected.extras["layer_centers"])
+
+
+def test_dcam_refuses_keras(conv):
+    with pytest.raises(ValueError, match="dimension-wise PyTorch networks"):
+        cl.explain(conv[0], data(), "dcam")
 
 
 @pytest.mark.parametrize("method", ["cam", "grad_cam", "layer_cam"])

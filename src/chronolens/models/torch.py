@@ -123,7 +123,9 @@ class TorchModel:
                 "(a .pt2 archive) instead, or use a gradient or perturbation method."
             )
 
-    def _hooked(self, layer: str, keep_graph: bool) -> tuple[Any, dict[str, Any]]:
+    def _hooked(
+        self, layer: str, keep_graph: bool, leaf: bool = False
+    ) -> tuple[Any, dict[str, Any]]:
         self._require_hooks()
         captured: dict[str, Any] = {}
 
@@ -138,6 +140,8 @@ class TorchModel:
                     f"Layer {layer!r} returns {type(output).__name__}, not a tensor; choose a "
                     "layer whose output is a (n, filters, time) tensor."
                 )
+            if leaf:  # the graph starts here
+                output = output.detach().requires_grad_(True)
             captured["activation"] = output
             if not keep_graph:
                 raise _StopForward
@@ -148,13 +152,17 @@ class TorchModel:
         return handle, captured
 
     def layer_gradient(
-        self, x: torch.Tensor, target: Target, layer: str
+        self, x: torch.Tensor, target: Target, layer: str, *, head_only: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return target scores, the activation of ``layer`` and the gradient with respect to it."""
-        handle, captured = self._hooked(layer, keep_graph=True)
+        """Return target scores, the activation of ``layer`` and the gradient with respect to it.
+
+        ``head_only=True`` records the autograd graph from the layer on only (the layers before
+        it run without one), which is all this gradient needs: less memory and time.
+        """
+        handle, captured = self._hooked(layer, keep_graph=True, leaf=head_only)
         try:
             with self.session(), torch.inference_mode(False), torch.enable_grad():
-                inputs = self._input(x).requires_grad_(True)
+                inputs = self._input(x).requires_grad_(not head_only)
                 selected = target.select(self.module(inputs))
                 _check_differentiable(selected)
                 activation = captured["activation"]
@@ -220,32 +228,43 @@ class TorchModel:
         self._table_cache[key] = table
         return table
 
-    def _time_layers(self, n_channels: int, n_timepoints: int) -> list[str]:
+    def _time_layers(self, n_channels: int, n_timepoints: int, rank: int = 3) -> list[str]:
         table = self._layer_table(n_channels, n_timepoints)
-        return [name for name, out in table if _has_time_axis(out)]
+        return [name for name, out in table if _has_time_axis(out, rank)]
 
-    def default_cam_layer(self, n_channels: int, n_timepoints: int) -> str:
-        """Return the last submodule whose output still has a time axis (the deepest one)."""
+    def default_cam_layer(self, n_channels: int, n_timepoints: int, rank: int = 3) -> str:
+        """Return the last submodule whose output still has a time axis (the deepest one).
+
+        ``rank=4`` looks for (n, filters, rows, time) outputs (dimension-wise networks).
+        """
         table = self._layer_table(n_channels, n_timepoints)
         calls: dict[str, int] = {}
         for name, _ in table:
             calls[name] = calls.get(name, 0) + 1
         for _, out in reversed(table):
-            if _has_time_axis(out):
+            if _has_time_axis(out, rank):
                 # The deepest module that produced this tensor and runs once per forward pass
                 # (a shared activation module, called in several places, is ambiguous).
                 same = [n for n, o in table if o is out and calls[n] == 1]
                 if same:
                     return max(same, key=lambda n: (n.count("."), -same.index(n)))
+        if rank == 4:
+            raise ValueError(
+                "No layer of this model outputs a (n, filters, rows, time) tensor, so it is not a "
+                "dimension-wise network and 'dcam' cannot read it. Build one with "
+                "chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' on this model."
+            )
         raise ValueError(
             "No layer of this model outputs a (n, filters, time) tensor with more than one time "
             "position, so CAM methods cannot be used. Use a gradient method such as "
             "'integrated_gradients' instead."
         )
 
-    def resolve_layer(self, layer: object, n_channels: int, n_timepoints: int) -> str:
+    def resolve_layer(
+        self, layer: object, n_channels: int, n_timepoints: int, rank: int = 3
+    ) -> str:
         """Return the name of ``layer`` and check that its output has a time axis."""
-        candidates = self._time_layers(n_channels, n_timepoints)
+        candidates = self._time_layers(n_channels, n_timepoints, rank)
         if isinstance(layer, nn.Module):
             names = [name for name, module in self._named.items() if module is layer and name]
             if not names:
@@ -271,11 +290,12 @@ class TorchModel:
                 f"Layer {name!r} does not run during the forward pass. Layers with a time axis: "
                 f"{_listing(candidates)}."
             )
-        if not _has_time_axis(outputs[-1]):
+        if not _has_time_axis(outputs[-1], rank):
             shape = tuple(outputs[-1].shape) if isinstance(outputs[-1], torch.Tensor) else "?"
+            wanted = "(n, filters, time)" if rank == 3 else "(n, filters, rows, time)"
             raise ValueError(
-                f"Layer {name!r} outputs shape {shape}, which has no time axis (CAM methods need "
-                f"(n, filters, time) with more than one position). Layers with a time axis: "
+                f"Layer {name!r} outputs shape {shape}, which has no time axis (this method needs "
+                f"{wanted} with more than one position). Layers with a time axis: "
                 f"{_listing(candidates)}."
             )
         return name
@@ -312,8 +332,8 @@ class TorchModel:
         return self._bytes_cache[key]
 
 
-def _has_time_axis(output: Any) -> bool:
-    return isinstance(output, torch.Tensor) and output.ndim == 3 and output.shape[-1] > 1
+def _has_time_axis(output: Any, rank: int = 3) -> bool:
+    return isinstance(output, torch.Tensor) and output.ndim == rank and output.shape[-1] > 1
 
 
 def _listing(names: list[str]) -> str:

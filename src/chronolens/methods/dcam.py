@@ -1,0 +1,215 @@
+"""Dimension-wise class activation maps (dCAM, Boniol et al., 2022) for dimension-wise networks.
+
+A dimension-wise network (``chronolens.zoo.dcnn`` / ``zoo.dresnet``) reads the cube of a series
+``x`` with ``D`` channels: ``cube[i, j] = x[(i + j) % D]``, where ``i`` is the *position* (the
+input channel of the 2-D convolutions) and ``j`` the row. Its class activation map has one row
+per cube row, ``cam[j, t]``. Feeding the network the series with its channels in a random order
+``pi`` puts channel ``d`` at position ``i`` in row ``j = (pi^-1(d) - i) mod D``, so every
+permutation tells, for every channel and position, how much class activation the row holding
+that channel there carries: ``M[d, i, t] = cam[(pi^-1(d) - i) mod D, t]``.
+
+A channel that does not matter contributes the same wherever it sits, so its ``M[d, i, :]`` does
+not depend on the position ``i``; a channel that carries the evidence changes the activation
+depending on which filters weights it meets. dCAM is therefore the variance of the averaged
+``M`` over positions, weighted by the overall activation in time:
+
+    ``dCAM[d, t] = Var_i(Mbar[d, i, t]) * mean_{d', i}(Mbar[d', i, t])``
+
+with ``Mbar`` the mean of ``M`` over the permutations the network still classifies as the target
+class. All permutations of a batch of cases run in one forward pass each; the gather from
+rows to (channel, position) and the merge are vectorised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from chronolens._batching import chunks
+from chronolens._progress import SILENT, Progress
+from chronolens._validation import check_bool, check_int
+from chronolens.methods._receptive_field import layer_centers, to_input_time
+from chronolens.methods._result import MethodResult
+from chronolens.targets import Target
+
+_SPREAD_BYTES = 256 * 2**20
+
+
+def _check_dimension_wise(model: Any, layer: str, n_channels: int, n_timepoints: int) -> None:
+    from chronolens.zoo import DimensionCube
+
+    module = getattr(model, "module", None)
+    if not isinstance(module, nn.Module) or not any(
+        isinstance(m, DimensionCube) for m in module.modules()
+    ):
+        raise ValueError(
+            "'dcam' explains dimension-wise networks, whose first step turns the series into the "
+            "cube of cyclically shifted channels (chronolens.zoo.DimensionCube); this model has "
+            "none. Train one with chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' "
+            "for a channel x time map of this model."
+        )
+    rows = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer).shape[2]
+    if rows != n_channels:
+        raise ValueError(
+            f"Layer {layer!r} has {rows} rows for {n_channels} channels; 'dcam' needs a layer of "
+            "the dimension-wise part of the network, with one row per cube row."
+        )
+
+
+def permutations(n_permutations: int, n_channels: int, seed: int) -> np.ndarray:
+    """Random channel orders, shape (n_permutations, n_channels), from ``seed``.
+
+    Every case uses the same orders, so a case's map does not depend on the other cases.
+    """
+    rng = np.random.default_rng(seed)
+    return np.argsort(rng.random((n_permutations, n_channels)), axis=-1)
+
+
+def position_index(orders: torch.Tensor) -> torch.Tensor:
+    """Row of the cube that holds channel ``d`` at position ``i``: ``(pi^-1(d) - i) mod D``.
+
+    ``orders`` has shape (rows, D), each row a permutation (``x[:, order]`` is fed to the
+    network); the result has shape (rows, D channels, D positions).
+    """
+    n_dims = orders.shape[-1]
+    inverse = torch.argsort(orders, dim=-1)
+    positions = torch.arange(n_dims, device=orders.device)
+    return (inverse[:, :, None] - positions[None, None, :]) % n_dims
+
+
+def merge(mean_map: torch.Tensor) -> torch.Tensor:
+    """DCAM from the permutation-averaged map ``(n, D channels, D positions, t)``: ``(n, D, t)``.
+
+    The variance over positions of each channel (population variance) times the mean over
+    channels and positions.
+    """
+    variance = mean_map.var(dim=2, unbiased=False)
+    return variance * mean_map.mean(dim=(1, 2))[:, None, :]
+
+
+def dcam(
+    model: Any,
+    x: torch.Tensor,
+    target: Target,
+    *,
+    layer: str,
+    n_permutations: int = 100,
+    only_correct: bool = True,
+    seed: int | None = None,
+    batch_size: int = 256,
+    progress: Progress = SILENT,
+) -> MethodResult:
+    """dCAM: a channel x time class activation map from a dimension-wise network.
+
+    The series is fed to the network in ``n_permutations`` random channel orders (``k`` in the
+    paper); the class activation map of each cube is spread back over (channel, position) and
+    averaged over the permutations that the network still assigns to the target class; dCAM is
+    each channel's variance over positions times the mean activation (see the module notes).
+    Values are non-negative: large where a channel, at that time, carries the evidence.
+
+    Each cube's map is the CAM of the layer: filters weighted by the gradient of the target
+    score averaged over rows and time (for the zoo's global-average-pooling + linear head that
+    is the linear layer's weights, the original CAM, up to a positive factor), min-max scaled
+    to [0, 1] as in the paper, and carried to input time through the receptive fields.
+
+    Parameters
+    ----------
+    layer : str
+        A layer of the dimension-wise part, output (n, filters, rows, time); by default the
+        last one.
+    n_permutations : int, default=100
+        Random channel orders per case (the paper's ``k``; it uses 100 up to 200).
+    only_correct : bool, default=True
+        Average only the permutations classified as the target class, as the paper does (a
+        case where none is falls back to all of them). False averages all.
+    seed : int or None, default=None
+        Seed of the permutations (the same ``n_permutations`` orders for every case); the seed
+        used is in ``extras["seed"]``.
+
+    Returns
+    -------
+    MethodResult
+        ``case_extras["permutation_success"]``: the fraction of the permutations classified as
+        the target class (NaN for a callable target), ``case_extras["n_permutations_used"]``.
+
+    Raises
+    ------
+    ValueError
+        If the model is not a dimension-wise network.
+
+    Notes
+    -----
+    Costs ``n_permutations`` forward passes of the cube per case, plus a backward pass through
+    the layers after ``layer`` (usually only the pooling and the linear head). The paper's
+    merge code subtracts the position mean with a NumPy broadcast along the wrong axis; this
+    implementation computes the variance over positions that the paper describes.
+
+    References
+    ----------
+    Boniol, Meftah, Remy, Palpanas (2022). dCAM: Dimension-wise class activation map for
+    explaining multivariate data series classification. SIGMOD.
+    """
+    n_permutations = check_int(n_permutations, "n_permutations", minimum=1)
+    check_bool(only_correct, "only_correct")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    n, n_dims, n_timepoints = x.shape
+    _check_dimension_wise(model, layer, n_dims, n_timepoints)
+    centres, how = layer_centers(model, layer, n_dims, n_timepoints, batch_size)
+    orders = torch.from_numpy(permutations(n_permutations, n_dims, seed))
+    n_rows = n * n_permutations
+    totals = torch.zeros(n, n_dims, n_dims, n_timepoints)
+    kept = torch.zeros(n, n_dims, n_dims, n_timepoints)
+    n_kept = torch.zeros(n)
+    # Each row's map is spread to (D, D, t) values: keep that below 256 MB per batch.
+    batch_size = max(1, min(batch_size, _SPREAD_BYTES // (4 * n_dims * n_dims * n_timepoints)))
+    progress.start(n_rows)
+    for start, stop in chunks(n_rows, batch_size):
+        rows = torch.arange(start, stop)
+        case, which = rows // n_permutations, rows % n_permutations
+        order = orders[which]  # (rows, D)
+        permuted = x[case[:, None], order]  # channels in the order `order`
+        recorder: list[torch.Tensor] = []
+        batch_target = Target(indices=None, fn=target.fn, recorder=recorder)
+        if target.indices is not None:
+            batch_target = Target(indices=target.indices[case], recorder=recorder)
+        _, activation, grad = model.layer_gradient(permuted, batch_target, layer, head_only=True)
+        weights = grad.mean(dim=(2, 3), keepdim=True)
+        cam = (weights * activation).sum(dim=1).cpu()  # (rows, D rows, positions)
+        low = cam.amin(dim=(1, 2), keepdim=True)
+        span = cam.amax(dim=(1, 2), keepdim=True) - low
+        cam = (cam - low) / torch.where(span > 0, span, torch.ones_like(span))
+        cam = to_input_time(cam, centres, n_timepoints)  # (rows, D, t)
+        index = position_index(order)  # (rows, D, D)
+        spread = cam[torch.arange(len(rows))[:, None, None], index]  # (rows, D, D, t)
+        totals.index_add_(0, case, spread)
+        if target.indices is not None:
+            predicted = recorder[-1].argmax(dim=1)
+            correct = (predicted == target.indices[case].to(predicted.device)).cpu()
+            kept.index_add_(0, case[correct], spread[correct])
+            n_kept.index_add_(0, case, correct.float())
+        progress.advance(stop - start)
+    if target.indices is None:
+        success = torch.full((n,), float("nan"))
+        used = torch.full((n,), n_permutations)
+        mean_map = totals / n_permutations
+    else:
+        success = n_kept / n_permutations
+        use_kept = (n_kept > 0) if only_correct else torch.zeros(n, dtype=torch.bool)
+        used = torch.where(use_kept, n_kept, torch.full((n,), float(n_permutations)))
+        chosen = torch.where(use_kept[:, None, None, None], kept, totals)
+        mean_map = chosen / used[:, None, None, None]
+    return MethodResult(
+        merge(mean_map),
+        extras={
+            "layer": layer,
+            "alignment": how,
+            "layer_centers": centres,
+            "seed": seed,
+            "n_permutations": n_permutations,
+        },
+        case_extras={"permutation_success": success, "n_permutations_used": used.long()},
+    )
