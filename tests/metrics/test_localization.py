@@ -45,8 +45,11 @@ def test_perfect_map_scores_one_on_every_score():
     np.testing.assert_allclose(roc_auc_score(exp, mask), 1.0)
     np.testing.assert_allclose(relevance_mass_score(exp, mask), 1.0)
     aup, aur = aup_aur(exp, mask)
-    np.testing.assert_allclose(aup, 1.0)
-    np.testing.assert_allclose(aur, 1.0)
+    # Ismail et al.'s scale: precision 1 at every share p = 0.1..0.9; recall is the share of
+    # the 7 mask points selected, ceil(7 p) / 7.
+    np.testing.assert_allclose(aup, 0.8)
+    shares = np.arange(1, 10) / 10
+    np.testing.assert_allclose(aur, _trapezoid(np.ceil(7 * shares - 1e-9) / 7, shares))
 
 
 def test_roc_auc_matches_pairwise_definition_with_ties():
@@ -82,16 +85,52 @@ def test_relevance_mass_closed_form():
     assert np.isnan(relevance_mass_score(_exp(np.zeros((1, 2, 30))), mask)[0])
 
 
-def test_aup_aur_closed_form_for_a_two_level_map():
-    mask = _mask(1)
-    values = np.where(mask, 1.0, 0.5)  # mask points at 1, the rest at 0.5
-    aup, aur = aup_aur(_exp(values), mask, n_thresholds=10)
-    n_in, n_out = mask.sum(), (~mask).sum()
-    # tau <= 0.5 (6 of the 10 thresholds: 0, .1, ..., .5): everything is chosen.
-    low_precision = n_in / (n_in + 0.5 * n_out)
-    assert aup[0] == pytest.approx((6 * low_precision + 4 * 1.0) / 10)
-    assert aur[0] == pytest.approx(1.0)  # no mask point is ever missed
-    zero_aup, zero_aur = aup_aur(_exp(np.zeros((1, 2, 30))), mask)
+def _trapezoid(values, x):
+    values, x = np.asarray(values), np.asarray(x)
+    return float(((values[1:] + values[:-1]) / 2 * np.diff(x)).sum())
+
+
+def _authors_aup_aur(attributions, mask):
+    """Ismail et al.'s benchmark procedure, written out loop by loop for one case at a time."""
+    aups, aurs = [], []
+    for values, truth in zip(np.abs(attributions), mask):
+        saliency = values.ravel().astype(np.float64)
+        saliency = (saliency - saliency.min()) / (saliency.max() - saliency.min())
+        truth = truth.ravel()
+        ranked = sorted(range(len(saliency)), key=lambda i: -saliency[i])  # stable
+        precision, recall = [], []
+        for share in np.arange(1, 10) / 10:
+            chosen, held = [], 0.0
+            for i in ranked:  # grow the top set until it holds the share of all saliency
+                if held >= share * saliency.sum() * (1 - 1e-12):
+                    break
+                chosen.append(i)
+                held += saliency[i]
+            tp = sum(saliency[i] for i in chosen if truth[i])
+            fp = sum(saliency[i] for i in chosen if not truth[i])
+            fn = sum(saliency[i] for i in range(len(saliency)) if truth[i] and i not in chosen)
+            precision.append(tp / (tp + fp) if tp + fp > 0 else 0.0)
+            recall.append(tp / (tp + fn) if tp + fn > 0 else 0.0)
+        shares = np.arange(1, 10) / 10
+        aups.append(_trapezoid(precision, shares))
+        aurs.append(_trapezoid(recall, shares))
+    return np.array(aups), np.array(aurs)
+
+
+def test_aup_aur_matches_the_authors_procedure():
+    rng = np.random.default_rng(3)
+    mask = _mask(4)
+    maps = rng.normal(size=mask.shape) + 2.0 * mask * rng.random((4, 1, 1))
+    maps[3] = np.round(maps[3])  # ties
+    aup, aur = aup_aur(_exp(maps), mask)
+    expected_aup, expected_aur = _authors_aup_aur(maps.astype(np.float32), mask)
+    np.testing.assert_allclose(aup, expected_aup, rtol=1e-10)
+    np.testing.assert_allclose(aur, expected_aur, rtol=1e-10)
+    # A map that points at the mask beats noise on both.
+    noise_aup, noise_aur = aup_aur(_exp(rng.normal(size=mask.shape)), mask)
+    better_aup, better_aur = aup_aur(_exp(mask + 0.3 * rng.random(mask.shape)), mask)
+    assert (better_aup > noise_aup).all() and (better_aur > noise_aur).all()
+    zero_aup, zero_aur = aup_aur(_exp(np.zeros((1, 2, 30))), mask[:1])
     assert zero_aup[0] == 0 and zero_aur[0] == 0
 
 
@@ -104,8 +143,8 @@ def test_shared_maps_are_broadcast_over_channels_explicitly():
     # The point is ranked first together with its twin in channel 1.
     assert roc_auc_score(exp, mask)[0] == pytest.approx(1 - 0.5 / 19)
     assert relevance_mass_score(exp, mask)[0] == pytest.approx(0.5)
-    aup, aur = aup_aur(exp, mask)
-    assert aup[0] == pytest.approx(0.5) and aur[0] == pytest.approx(1.0)
+    explicit = _exp(np.repeat(shared, 2, axis=1))
+    np.testing.assert_array_equal(aup_aur(exp, mask), aup_aur(explicit, mask))
 
 
 @pytest.mark.parametrize("score", [roc_auc_score, relevance_mass_score, aup_aur])
