@@ -50,3 +50,20 @@ def test_fit_learns_a_separable_problem():
     assert history["val_accuracy"][-1] > 0.9
     assert not model.training
     assert zoo.accuracy(model, X, y) == history["val_accuracy"][-1]
+
+
+def test_dimension_wise_networks():
+    x = torch.randn(2, 5, 40)
+    for build in (zoo.dcnn, zoo.dresnet):
+        model = build(5, 3, filters=(4, 6), seed=2)
+        assert model(x).shape == (2, 3)
+        again = build(5, 3, filters=(4, 6), seed=2)
+        assert torch.equal(model(x), again(x))  # seeded
+        # A cyclic shift of the channels only changes which row holds which order: the cube's
+        # rows are permuted, and global average pooling does not see row order.
+        torch.testing.assert_close(model(torch.roll(x, 1, dims=1)), model(x))
+    conv2d = [m for m in zoo.dcnn(5, 3).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.kernel_size for m in conv2d] == [(1, 3)] * 4
+    assert not hasattr(zoo.dcnn(5, 3, filters=(4, 6)).features, "bn2")  # the paper's last conv
+    with pytest.raises(ValueError, match="filters"):
+        zoo.dcnn(5, 3, filters=())
