@@ -60,7 +60,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
         },
     },
     "medium": {
-        "train": 3000,
+        "train": 6000,
         "test": 100,
         "epochs": 15,
         "filters": (32, 64, 64),
