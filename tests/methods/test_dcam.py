@@ -167,6 +167,32 @@ def test_a_model_without_a_cube_is_refused(rng):
         cl.explain(model, rng.normal(size=(2, 3, 40)).astype(np.float32), "dcam")
 
 
+class ReversedCube(nn.Module):
+    """A cube of the other orientation, x[(i - j) % D]: dcam's row arithmetic would not hold."""
+
+    def forward(self, x):
+        offsets = torch.arange(x.shape[1])
+        return x[:, (offsets[:, None] - offsets[None, :]) % x.shape[1]]
+
+
+def test_the_cube_is_checked_numerically_not_by_class(tmp_path):
+    from chronolens.files import load_model
+
+    model, x = planted_dmodel(), planted_series(2)
+    reversed_model = planted_dmodel()
+    reversed_model.cube = ReversedCube()
+    with pytest.raises(ValueError, match=r"cube\[:, i, j\] = x\[:, \(i \+ j\) % D\]"):
+        cl.explain(reversed_model, x, "dcam", target=1)
+    # A torch.export archive loses the module classes; its cube is still recognised.
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model, (torch.from_numpy(x),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, tmp_path / "d.pt2")
+    exported = load_model(tmp_path / "d.pt2")
+    got = cl.explain(exported, x, "dcam", target=1, n_permutations=6, seed=2)
+    expected = cl.explain(model, x, "dcam", target=1, n_permutations=6, seed=2)
+    np.testing.assert_allclose(got.attributions, expected.attributions, rtol=1e-5, atol=1e-8)
+
+
 def test_zoo_dimension_wise_networks_train_and_explain(rng):
     x = rng.normal(size=(16, 3, 32)).astype(np.float32)
     y = (x[:, 0, 10:20].mean(axis=1) > 0).astype(np.int64)

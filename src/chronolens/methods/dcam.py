@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
@@ -39,17 +38,31 @@ _SPREAD_BYTES = 256 * 2**20
 
 
 def _check_dimension_wise(model: Any, layer: str, n_channels: int, n_timepoints: int) -> None:
-    from chronolens.zoo import DimensionCube
+    """Check numerically that some submodule turns the input into the cube ``x[(i + j) % D]``.
 
-    module = getattr(model, "module", None)
-    if not isinstance(module, nn.Module) or not any(
-        isinstance(m, DimensionCube) for m in module.modules()
-    ):
+    A check of what the network computes, not of module classes, so exported programs
+    (``torch.export`` archives, whose modules lose their classes) and users' own cube layers
+    pass when they follow the same convention, and a cube of another orientation is refused.
+    """
+    outputs = getattr(model, "module_outputs", None)
+    found = False
+    if outputs is not None:
+        generator = torch.Generator().manual_seed(0)
+        probe = torch.randn(1, n_channels, n_timepoints, generator=generator)
+        offsets = torch.arange(n_channels)
+        cube = probe[:, (offsets[:, None] + offsets[None, :]) % n_channels]
+        for _, out in outputs(probe):
+            if isinstance(out, torch.Tensor) and out.shape == cube.shape:
+                if torch.allclose(out.detach().float().cpu(), cube, rtol=1e-4, atol=1e-5):
+                    found = True
+                    break
+    if not found:
         raise ValueError(
             "'dcam' explains dimension-wise networks, whose first step turns the series into the "
-            "cube of cyclically shifted channels (chronolens.zoo.DimensionCube); this model has "
-            "none. Train one with chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' "
-            "for a channel x time map of this model."
+            "cube of cyclically shifted channels, cube[:, i, j] = x[:, (i + j) % D] "
+            "(chronolens.zoo.DimensionCube); no layer of this model outputs it. Train one with "
+            "chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' for a channel x time "
+            "map of this model."
         )
     rows = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer).shape[2]
     if rows != n_channels:

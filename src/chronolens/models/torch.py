@@ -186,6 +186,26 @@ class TorchModel:
             raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
         return captured["activation"].detach().float()
 
+    def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
+        """Run ``x`` once and return ``(name, output)`` of every submodule, in completion order."""
+        self._require_hooks()
+        outputs: list[tuple[str, Any]] = []
+        handles = []
+        try:
+            for name, module in self._named.items():
+                if name:
+                    handles.append(
+                        module.register_forward_hook(
+                            lambda _m, _i, out, name=name: outputs.append((name, out))
+                        )
+                    )
+            with self.session(), torch.no_grad():
+                self.module(self._input(x))
+        finally:
+            for handle in handles:
+                handle.remove()
+        return outputs
+
     def expected_channels(self) -> int | None:
         """Input channels of the first layer that declares them (for error messages)."""
         for module in self.module.modules():
