@@ -14,6 +14,8 @@ as soon as they are registered; a random map (uniform noise) is the reference.
     python benchmarks/quality.py --quick      # minutes on a laptop CPU
     python benchmarks/quality.py --medium     # ~20-40 minutes on 2 CPU cores
     python benchmarks/quality.py              # the paper's 1,000 test cases (hours on CPU)
+    python benchmarks/quality.py --medium --only interpret_time --test-cases 1000 \
+        --methods saliency,integrated_gradients,feature_ablation,shapley  # the published ones
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ def _score_methods(
     if names is None:  # every method that reads this kind of network, and a random map
         names = [n for n in cl.methods().names() if cl.registry.get_method(n).layer_rank == 3]
         names.append("random")
+    if budget.get("methods"):  # --methods: only these (and the random reference)
+        names = [n for n in names if n in budget["methods"] or n == "random"]
     for name in names:
         start = time.perf_counter()
         try:
@@ -219,10 +223,23 @@ def main() -> None:
         "--only", choices=["interpret_time", "dcam"], help="run one of the two protocols"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--methods", help="comma-separated methods to score (default: every registered one)"
+    )
+    parser.add_argument(
+        "--test-cases", type=int, help="test cases explained (overrides the budget)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     name = "quick" if args.quick else "medium" if args.medium else "full"
-    budget = BUDGETS[name]
+    budget = dict(BUDGETS[name])
+    if args.methods:
+        budget["methods"] = [m.strip() for m in args.methods.split(",")]
+        unknown = set(budget["methods"]) - set(cl.methods().names())
+        if unknown:
+            parser.error(f"unknown methods {sorted(unknown)}; see chronolens.methods()")
+    if args.test_cases:
+        budget["test"] = budget["dcam_test"] = args.test_cases
     print(f"chronolens quality benchmark, budget {name!r}, torch {torch.__version__}", flush=True)
     start = time.perf_counter()
     if args.only != "dcam":

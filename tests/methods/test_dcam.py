@@ -1,5 +1,6 @@
 """dcam and the d-networks of the zoo: planted ground truth and a literal re-implementation."""
 
+import importlib
 from collections import OrderedDict
 
 import numpy as np
@@ -211,3 +212,18 @@ def test_bad_arguments():
         cl.explain(model, x, "dcam", n_permutations=0)
     with pytest.raises(ValueError, match="Layer 'flatten' outputs shape .*rows, time"):
         cl.explain(model, x, "dcam", layer="flatten")
+
+
+def test_memory_blocks_do_not_change_the_map(monkeypatch):
+    dcam_module = importlib.import_module("chronolens.methods.dcam")  # `cl.methods` is a function
+
+    model = zoo.dcnn(D, 3, filters=(6, 5), seed=2).eval()
+    x = np.random.default_rng(4).normal(size=(5, D, 30)).astype(np.float32)
+    target = [0, 1, 2, 0, 1]
+    whole = cl.explain(model, x, "dcam", target=target, n_permutations=7, seed=3)
+    # Room for one case's sums at a time, and for 3 rows per batch.
+    monkeypatch.setattr(dcam_module, "_SPREAD_BYTES", 3 * 4 * D * D * 30)
+    blocked = cl.explain(model, x, "dcam", target=target, n_permutations=7, seed=3)
+    np.testing.assert_allclose(blocked.attributions, whole.attributions, rtol=1e-5, atol=1e-9)
+    for key in ("permutation_success", "n_permutations_used"):
+        np.testing.assert_array_equal(blocked.extras[key], whole.extras[key])

@@ -173,50 +173,59 @@ def dcam(
     _check_dimension_wise(model, layer, n_dims, n_timepoints)
     centres, how = layer_centers(model, layer, n_dims, n_timepoints, batch_size)
     orders = torch.from_numpy(permutations(n_permutations, n_dims, seed))
-    n_rows = n * n_permutations
-    totals = torch.zeros(n, n_dims, n_dims, n_timepoints)
-    kept = torch.zeros(n, n_dims, n_dims, n_timepoints)
-    n_kept = torch.zeros(n)
-    # Each row's map is spread to (D, D, t) values: keep that below 256 MB per batch.
-    batch_size = max(1, min(batch_size, _SPREAD_BYTES // (4 * n_dims * n_dims * n_timepoints)))
-    progress.start(n_rows)
-    for start, stop in chunks(n_rows, batch_size):
-        rows = torch.arange(start, stop)
-        case, which = rows // n_permutations, rows % n_permutations
-        order = orders[which]  # (rows, D)
-        permuted = x[case[:, None], order]  # channels in the order `order`
-        recorder: list[torch.Tensor] = []
-        batch_target = Target(indices=None, fn=target.fn, recorder=recorder)
-        if target.indices is not None:
-            batch_target = Target(indices=target.indices[case], recorder=recorder)
-        _, activation, grad = model.layer_gradient(permuted, batch_target, layer, head_only=True)
-        weights = grad.mean(dim=(2, 3), keepdim=True)
-        cam = (weights * activation).sum(dim=1).cpu()  # (rows, D rows, positions)
-        low = cam.amin(dim=(1, 2), keepdim=True)
-        span = cam.amax(dim=(1, 2), keepdim=True) - low
-        cam = (cam - low) / torch.where(span > 0, span, torch.ones_like(span))
-        cam = to_input_time(cam, centres, n_timepoints)  # (rows, D, t)
-        index = position_index(order)  # (rows, D, D)
-        spread = cam[torch.arange(len(rows))[:, None, None], index]  # (rows, D, D, t)
-        totals.index_add_(0, case, spread)
-        if target.indices is not None:
-            predicted = recorder[-1].argmax(dim=1)
-            correct = (predicted == target.indices[case].to(predicted.device)).cpu()
-            kept.index_add_(0, case[correct], spread[correct])
-            n_kept.index_add_(0, case, correct.float())
-        progress.advance(stop - start)
-    if target.indices is None:
-        success = torch.full((n,), float("nan"))
-        used = torch.full((n,), n_permutations)
-        mean_map = totals / n_permutations
-    else:
-        success = n_kept / n_permutations
-        use_kept = (n_kept > 0) if only_correct else torch.zeros(n, dtype=torch.bool)
-        used = torch.where(use_kept, n_kept, torch.full((n,), float(n_permutations)))
-        chosen = torch.where(use_kept[:, None, None, None], kept, totals)
-        mean_map = chosen / used[:, None, None, None]
+    indices = None if target.indices is None else target.indices.cpu()
+    # Each row's map is spread to (D, D, t) values, and each case accumulates two such sums:
+    # blocks of cases and batches of rows keep both below 256 MB whatever the data size.
+    spread_bytes = 4 * n_dims * n_dims * n_timepoints
+    batch_size = max(1, min(batch_size, _SPREAD_BYTES // spread_bytes))
+    block = max(1, _SPREAD_BYTES // (2 * spread_bytes))
+    maps, successes, used_counts = [], [], []
+    progress.start(n * n_permutations)
+    for first, last in chunks(n, block):
+        totals = torch.zeros(last - first, n_dims, n_dims, n_timepoints)
+        kept = torch.zeros_like(totals)
+        n_kept = torch.zeros(last - first)
+        for start, stop in chunks((last - first) * n_permutations, batch_size):
+            rows = torch.arange(start, stop)
+            local, which = rows // n_permutations, rows % n_permutations
+            case = first + local
+            order = orders[which]  # (rows, D)
+            permuted = x[case[:, None], order]  # channels in the order `order`
+            recorder: list[torch.Tensor] = []
+            batch_target = Target(fn=target.fn, recorder=recorder)
+            if indices is not None:
+                batch_target = Target(indices=indices[case], recorder=recorder)
+            _, activation, grad = model.layer_gradient(
+                permuted, batch_target, layer, head_only=True
+            )
+            weights = grad.mean(dim=(2, 3), keepdim=True)
+            cam = (weights * activation).sum(dim=1).cpu()  # (rows, D rows, positions)
+            low = cam.amin(dim=(1, 2), keepdim=True)
+            span = cam.amax(dim=(1, 2), keepdim=True) - low
+            cam = (cam - low) / torch.where(span > 0, span, torch.ones_like(span))
+            cam = to_input_time(cam, centres, n_timepoints)  # (rows, D, t)
+            index = position_index(order)  # (rows, D, D)
+            spread = cam[torch.arange(len(rows))[:, None, None], index]  # (rows, D, D, t)
+            totals.index_add_(0, local, spread)
+            if indices is not None:
+                correct = recorder[-1].argmax(dim=1).cpu() == indices[case]
+                kept.index_add_(0, local[correct], spread[correct])
+                n_kept.index_add_(0, local, correct.float())
+            progress.advance(stop - start)
+        if indices is None:
+            successes.append(torch.full((last - first,), float("nan")))
+            used = torch.full((last - first,), float(n_permutations))
+            mean_map = totals / n_permutations
+        else:
+            successes.append(n_kept / n_permutations)
+            use_kept = n_kept > 0 if only_correct else torch.zeros(last - first, dtype=torch.bool)
+            used = torch.where(use_kept, n_kept, torch.full_like(n_kept, float(n_permutations)))
+            chosen = torch.where(use_kept[:, None, None, None], kept, totals)
+            mean_map = chosen / used[:, None, None, None]
+        maps.append(merge(mean_map))
+        used_counts.append(used)
     return MethodResult(
-        merge(mean_map),
+        torch.cat(maps),
         extras={
             "layer": layer,
             "alignment": how,
@@ -224,5 +233,8 @@ def dcam(
             "seed": seed,
             "n_permutations": n_permutations,
         },
-        case_extras={"permutation_success": success, "n_permutations_used": used.long()},
+        case_extras={
+            "permutation_success": torch.cat(successes),
+            "n_permutations_used": torch.cat(used_counts).long(),
+        },
     )
