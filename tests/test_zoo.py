@@ -67,3 +67,21 @@ def test_dimension_wise_networks():
     assert not hasattr(zoo.dcnn(5, 3, filters=(4, 6)).features, "bn2")  # the paper's last conv
     with pytest.raises(ValueError, match="filters"):
         zoo.dcnn(5, 3, filters=())
+
+
+def test_fit_can_restore_the_best_validation_epoch():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(48, 2, 30)).astype(np.float32)
+    y = np.arange(48) % 2
+    X[y == 1, 0, 5:15] += 0.6  # weak signal: validation accuracy goes up and down
+    X_val, y_val = X[32:], y[32:]
+    model = zoo.fcn(2, 2, filters=(4, 4, 4), seed=0)
+    history = zoo.fit(
+        model, X[:32], y[:32], epochs=12, lr=0.05, X_val=X_val, y_val=y_val, restore_best=True
+    )
+    best = int(np.argmax(history["val_accuracy"]))
+    assert history["val_accuracy"][-1] < history["val_accuracy"][best]  # the last is worse
+    assert history["best_epoch"] == [best]
+    assert zoo.accuracy(model, X_val, y_val) == history["val_accuracy"][best]
+    with pytest.raises(ValueError, match="X_val"):
+        zoo.fit(model, X, y, epochs=1, restore_best=True)

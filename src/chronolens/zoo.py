@@ -358,6 +358,7 @@ def fit(
     seed: int = 0,
     X_val: Any = None,
     y_val: Any = None,
+    restore_best: bool = False,
     progress: bool | None = None,
 ) -> dict[str, list[float]]:
     """Train a classifier with Adam and cross-entropy; the model is left in eval mode.
@@ -375,13 +376,18 @@ def fit(
         Seed of the shuffling (and of dropout), without touching torch's global random state.
     X_val, y_val : array-like, optional
         Validation data; its accuracy is recorded each epoch.
+    restore_best : bool, default=False
+        With validation data: leave the model with the weights of the epoch of highest
+        validation accuracy (the first such epoch), not those of the last epoch. The epoch is
+        in ``history["best_epoch"]`` (0-based).
     progress : bool or None, default=None
         Show a progress bar over epochs (None: only if training takes over 2 seconds).
 
     Returns
     -------
     dict
-        ``{"loss": [...], "accuracy": [...], "val_accuracy": [...]}`` per epoch.
+        ``{"loss": [...], "accuracy": [...], "val_accuracy": [...]}`` per epoch, and
+        ``"best_epoch": [epoch]`` with ``restore_best``.
     """
     from chronolens._progress import Progress
     from chronolens.series import as_series
@@ -393,6 +399,9 @@ def fit(
     validation = None
     if X_val is not None:
         validation = (torch.from_numpy(as_series(X_val)), torch.as_tensor(np.asarray(y_val)))
+    if restore_best and validation is None:
+        raise ValueError("`restore_best=True` needs validation data: pass `X_val` and `y_val`.")
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
@@ -420,7 +429,13 @@ def fit(
                 history["accuracy"].append(correct / len(inputs))
                 if validation is not None:
                     history["val_accuracy"].append(accuracy(model, *validation))
+                    if restore_best and (best is None or history["val_accuracy"][-1] > best[0]):
+                        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        best = (history["val_accuracy"][-1], len(history["loss"]) - 1, state)
                 bar.advance(1)
+            if best is not None:
+                model.load_state_dict(best[2])
+                history["best_epoch"] = [best[1]]
     finally:
         bar.close()
         model.eval()
