@@ -222,31 +222,9 @@ class TorchModel:
     def _layer_table(self, n_channels: int, n_timepoints: int) -> list[tuple[str, Any]]:
         """Run one zero series and record (name, output) of every submodule as it completes."""
         key = (n_channels, n_timepoints)
-        if key in self._table_cache:
-            return self._table_cache[key]
-        self._require_hooks()
-        table: list[tuple[str, Any]] = []
-        handles = []
-
-        def recorder(name: str) -> Any:
-            def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-                table.append((name, output))
-
-            return hook
-
-        try:
-            for name, module in self._named.items():
-                if name:
-                    handles.append(module.register_forward_hook(recorder(name)))
-            with self.session(), torch.no_grad():
-                self.module(
-                    torch.zeros(1, n_channels, n_timepoints, device=self.device, dtype=self.dtype)
-                )
-        finally:
-            for handle in handles:
-                handle.remove()
-        self._table_cache[key] = table
-        return table
+        if key not in self._table_cache:
+            self._table_cache[key] = self.module_outputs(torch.zeros(1, n_channels, n_timepoints))
+        return self._table_cache[key]
 
     def _time_layers(self, n_channels: int, n_timepoints: int, rank: int = 3) -> list[str]:
         table = self._layer_table(n_channels, n_timepoints)
