@@ -44,19 +44,17 @@ def _check_dimension_wise(model: Any, layer: str, n_channels: int, n_timepoints:
     (``torch.export`` archives, whose modules lose their classes) and users' own cube layers
     pass when they follow the same convention, and a cube of another orientation is refused.
     """
-    outputs = getattr(model, "module_outputs", None)
-    found = False
-    if outputs is not None:
-        generator = torch.Generator().manual_seed(0)
-        probe = torch.randn(1, n_channels, n_timepoints, generator=generator)
-        offsets = torch.arange(n_channels)
-        cube = probe[:, (offsets[:, None] + offsets[None, :]) % n_channels]
-        for _, out in outputs(probe):
-            if isinstance(out, torch.Tensor) and out.shape == cube.shape:
-                if torch.allclose(out.detach().float().cpu(), cube, rtol=1e-4, atol=1e-5):
-                    found = True
-                    break
-    if not found:
+    generator = torch.Generator().manual_seed(0)
+    probe = torch.randn(1, n_channels, n_timepoints, generator=generator)
+    offsets = torch.arange(n_channels)
+    cube = probe[:, (offsets[:, None] + offsets[None, :]) % n_channels]
+    outputs = model.module_outputs(probe)  # one forward pass answers both checks
+    if not any(
+        isinstance(out, torch.Tensor)
+        and out.shape == cube.shape
+        and torch.allclose(out.detach().float().cpu(), cube, rtol=1e-4, atol=1e-5)
+        for _, out in outputs
+    ):
         raise ValueError(
             "'dcam' explains dimension-wise networks, whose first step turns the series into the "
             "cube of cyclically shifted channels, cube[:, i, j] = x[:, (i + j) % D] "
@@ -64,7 +62,7 @@ def _check_dimension_wise(model: Any, layer: str, n_channels: int, n_timepoints:
             "chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' for a channel x time "
             "map of this model."
         )
-    rows = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer).shape[2]
+    rows = [out.shape[2] for name, out in outputs if name == layer][-1]
     if rows != n_channels:
         raise ValueError(
             f"Layer {layer!r} has {rows} rows for {n_channels} channels; 'dcam' needs a layer of "
