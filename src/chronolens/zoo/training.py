@@ -1,0 +1,149 @@
+"""A small training loop for the zoo's classifiers: :func:`fit` and :func:`accuracy`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def fit(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    X_val: Any = None,
+    y_val: Any = None,
+    restore_best: bool = False,
+    progress: bool | None = None,
+) -> dict[str, list[float]]:
+    """Train a classifier with Adam and cross-entropy; the model is left in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place.
+    X : array-like of shape (n_cases, n_channels, n_timepoints)
+    y : array-like of shape (n_cases,)
+        Integer class labels.
+    epochs, batch_size : int
+    lr, weight_decay : float
+    seed : int, default=0
+        Seed of the shuffling (and of dropout), without touching torch's global random state.
+    X_val, y_val : array-like, optional
+        Validation data; its accuracy is recorded each epoch.
+    restore_best : bool, default=False
+        With validation data: leave the model with the weights of the epoch of highest
+        validation accuracy (the first such epoch), not those of the last epoch. The epoch is
+        in ``history["best_epoch"]`` (0-based).
+    progress : bool or None, default=None
+        Show a progress bar over epochs (None: only if training takes over 2 seconds).
+
+    Returns
+    -------
+    dict
+        ``{"loss": [...], "accuracy": [...], "val_accuracy": [...]}`` per epoch, and
+        ``"best_epoch": [epoch]`` with ``restore_best``.
+    """
+    from chronolens._progress import Progress
+
+    inputs, labels, validation = _tensors(X, y, X_val, y_val)
+    if restore_best and validation is None:
+        raise ValueError("`restore_best=True` needs validation data: pass `X_val` and `y_val`.")
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
+    bar = Progress(progress, description="training", unit="epoch")
+    bar.start(epochs)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for epoch in range(epochs):
+                loss, train_acc = _epoch(model, optimizer, inputs, labels, batch_size, generator)
+                history["loss"].append(loss)
+                history["accuracy"].append(train_acc)
+                if validation is not None:
+                    history["val_accuracy"].append(accuracy(model, *validation))
+                    if restore_best and (best is None or history["val_accuracy"][-1] > best[0]):
+                        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        best = (history["val_accuracy"][-1], epoch, state)
+                bar.advance(1)
+            if best is not None:
+                model.load_state_dict(best[2])
+                history["best_epoch"] = [best[1]]
+    finally:
+        bar.close()
+        model.eval()
+        optimizer.zero_grad(set_to_none=True)
+    return history
+
+
+def _tensors(
+    X: Any, y: Any, X_val: Any, y_val: Any
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The training series and labels, and the validation pair (None without ``X_val``)."""
+    from chronolens.series import as_series
+
+    inputs = torch.from_numpy(as_series(X))
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    if len(labels) != len(inputs):
+        raise ValueError(f"`y` has {len(labels)} labels for {len(inputs)} cases.")
+    validation = None
+    if X_val is not None:
+        validation = (torch.from_numpy(as_series(X_val)), torch.as_tensor(np.asarray(y_val)))
+    return inputs, labels, validation
+
+
+def _epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+) -> tuple[float, float]:
+    """One pass over shuffled mini-batches; return the mean loss and the training accuracy."""
+    model.train()
+    order = torch.randperm(len(inputs), generator=generator)
+    total, correct = 0.0, 0
+    for start in range(0, len(inputs), batch_size):
+        batch = order[start : start + batch_size]
+        if len(batch) < 2 and len(inputs) > 1:
+            continue  # batch norm needs two cases
+        logits = model(inputs[batch])
+        loss = nn.functional.cross_entropy(logits, labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+        correct += int((logits.argmax(1) == labels[batch]).sum())
+    return total / len(inputs), correct / len(inputs)
+
+
+def accuracy(model: nn.Module, X: Any, y: Any, batch_size: int = 256) -> float:
+    """Fraction of cases whose predicted class (argmax of the output) equals ``y``."""
+    from chronolens.series import as_series
+
+    inputs = torch.from_numpy(as_series(X))
+    labels = torch.as_tensor(np.asarray(y))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            predicted = torch.cat(
+                [
+                    model(inputs[i : i + batch_size]).argmax(1)
+                    for i in range(0, len(inputs), batch_size)
+                ]
+            )
+    finally:
+        model.train(was_training)
+    return float((predicted == labels).float().mean())
