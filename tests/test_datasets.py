@@ -350,3 +350,73 @@ def test_subset_keeps_names_and_mask():
     assert len(part) == 4 and part.n_classes == data.n_classes == 4
     np.testing.assert_array_equal(part.mask, data.mask[5:9])
     assert part.channel_names == data.channel_names
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        0,
+        2,
+        -1,
+        -3,
+        np.int64(1),
+        slice(1, 3),
+        slice(None, None, -1),
+        slice(5, 9),
+        [2, 0, 2],
+        np.array([1, 2]),
+        [],
+        np.array([True, False, True]),
+        [False, False, False],
+    ],
+)
+@pytest.mark.parametrize("mask", [True, False])
+def test_dataset_indexing_matches_subset_and_numpy(index, mask):
+    X = np.arange(30, dtype=np.float32).reshape(3, 2, 5)
+    data = Dataset(
+        X=X,
+        y=np.array([0, 1, 0]),
+        mask=(X % 3 == 0) if mask else None,
+        class_names=("a", "b"),
+        channel_names=("u", "v"),
+        name="tiny",
+    )
+    part = data[index]
+    assert isinstance(part, Dataset)
+    as_array = [index] if isinstance(index, int | np.integer) else index
+    expected = data.subset(as_array)
+    np.testing.assert_array_equal(part.X, data.X[as_array])
+    np.testing.assert_array_equal(part.y, data.y[as_array])
+    np.testing.assert_array_equal(part.X, expected.X)
+    np.testing.assert_array_equal(part.y, expected.y)
+    if mask:
+        np.testing.assert_array_equal(part.mask, data.mask[as_array])
+        np.testing.assert_array_equal(part.mask, expected.mask)
+    else:
+        assert part.mask is None
+    assert len(part) == len(part.y) == part.X.shape[0]
+    assert (part.class_names, part.channel_names, part.name) == (("a", "b"), ("u", "v"), "tiny")
+    assert len(list(part)) == (3 if mask else 2)  # unpacking is unchanged
+
+
+def test_dataset_int_index_is_a_one_case_dataset():
+    data = make_sensor_events(6, seed=3)
+    X, y, mask = data[4]
+    assert X.shape == (1, 9, 300) and y.shape == (1,) and mask.shape == (1, 9, 300)
+    np.testing.assert_array_equal(X[0], data.X[4])
+    assert int(y[0]) == int(data.y[4])
+    np.testing.assert_array_equal(data[-1].X, data.subset(slice(5, 6)).X)
+
+
+def test_dataset_bad_indices():
+    data = _tiny()
+    for index in (3, -4):
+        with pytest.raises(IndexError, match="out of range"):
+            data[index]
+    with pytest.raises(IndexError):
+        data[[0, 3]]
+    with pytest.raises(IndexError, match="one value per case"):
+        data[np.array([True, False])]
+    for index in ((0, 1), "a", True, None, 1.5, np.zeros((2, 2), dtype=int), [0.5]):
+        with pytest.raises(TypeError, match="indexed by cases only"):
+            data[index]

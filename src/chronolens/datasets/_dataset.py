@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,13 @@ class Dataset:
         X, y = load_basic_motions()
         X, y, mask = make_sensor_events()
 
+    ``len(data)`` is the number of cases, and indexing selects cases: ``data[i]`` (an int),
+    ``data[a:b]`` (a slice), ``data[[0, 4, 7]]`` (integer indices) or ``data[keep]`` (a boolean
+    array of one value per case) return a ``Dataset`` of those cases with the same names, the
+    same as :meth:`subset`. An int gives a one-case ``Dataset`` (``X`` of shape
+    ``(1, n_channels, n_timepoints)``), so the result is always a ``Dataset`` and unpacks as
+    above. Indexing never selects channels or time points: index ``data.X`` for those.
+
     Parameters
     ----------
     X : numpy.ndarray
@@ -57,6 +66,9 @@ class Dataset:
     >>> len(data), data.X.shape
     (8, (8, 9, 300))
     >>> X, y, mask = data
+    >>> first, last_two = data[0], data[-2:]
+    >>> len(first), first.X.shape, len(last_two)
+    (1, (1, 9, 300), 2)
     """
 
     X: np.ndarray
@@ -118,6 +130,10 @@ class Dataset:
         """Return the number of cases."""
         return int(self.X.shape[0])
 
+    def __getitem__(self, index: Any) -> Dataset:
+        """Return the cases selected by an int, a slice, integer indices or a boolean array."""
+        return self.subset(_case_index(index, len(self)))
+
     def __repr__(self) -> str:
         n, c, t = self.X.shape
         return (
@@ -149,3 +165,34 @@ class Dataset:
             channel_names=self.channel_names,
             name=self.name,
         )
+
+
+def _case_index(index: Any, n_cases: int) -> slice | np.ndarray:
+    """Check an index over cases; an int becomes a one-element integer array."""
+    if isinstance(index, slice):
+        return index
+    if isinstance(index, numbers.Integral) and not isinstance(index, bool | np.bool_):
+        position = int(index)
+        if not -n_cases <= position < n_cases:
+            raise IndexError(f"case {position} is out of range for a Dataset of {n_cases} cases.")
+        return np.array([position])
+    if isinstance(index, str | bytes | tuple | bool | np.bool_ | dict | set) or index is None:
+        raise TypeError(
+            "A Dataset is indexed by cases only: an int, a slice, integer indices or a boolean "
+            f"array of one value per case; got {type(index).__name__}. Index `data.X` to select "
+            "channels or time points."
+        )
+    array = np.asarray(index)
+    if array.size == 0:
+        array = array.astype(np.int64)
+    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+        raise TypeError(
+            "A Dataset is indexed by cases only: an int, a slice, integer indices or a boolean "
+            f"array of one value per case; got an array of dtype {array.dtype} and shape "
+            f"{array.shape}."
+        )
+    if array.dtype == bool and len(array) != n_cases:
+        raise IndexError(
+            f"A boolean index must hold one value per case ({n_cases}); got {len(array)}."
+        )
+    return array
