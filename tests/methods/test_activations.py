@@ -56,12 +56,66 @@ def test_top_windows_find_the_planted_pattern(rng):
     assert top.values[0] > top.values[1] > top.values[2]
 
 
-def test_window_at_the_edge_is_padded_with_nan(rng):
+def test_a_window_inside_the_series_has_no_nan():
+    """Valid conv + pool: every receptive field 3j .. 3j + 6 lies inside the series."""
     model = _spike_model()
     X = np.zeros((2, 1, 40), dtype=np.float32)
     X[1, 0, 0] = 5.0
+    X[1, 0, 1:9] = np.arange(1, 9) * 1e-3  # distinct values, so the window content is checked
     top = cl.top_windows(model, X, "pool", 0, k=1)
-    assert top.cases[0] == 1 and top.starts[0] == 0 and top.windows.shape == (1, 1, 7)
+    # Position 0 (inputs 0 .. 6) holds the spike; positions 1, 2 see only the small ramp.
+    assert top.cases[0] == 1 and top.positions[0] == 0 and top.starts[0] == 0
+    assert top.windows.shape == (1, 1, 7)
+    assert np.isfinite(top.windows).all()
+    np.testing.assert_array_equal(top.windows[0], X[1, :, 0:7])
+
+
+def _padded_model():
+    """Conv1d(1, 1, 5, padding=2), kernel 1 2 3 2 1: position j sees inputs j - 2 .. j + 2.
+
+    A spike at input i reaches position j with kernel weight [1, 2, 3, 2, 1][i - j + 2], so the
+    strongest position is j = i: position 0 (field -2 .. 2) for a spike at 0, position 19
+    (field 17 .. 21) for a spike at the last point of a 20-point series.
+    """
+    conv = nn.Conv1d(1, 1, 5, padding=2, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[[1.0, 2.0, 3.0, 2.0, 1.0]]]))
+    return nn.Sequential(OrderedDict(conv=conv)).eval()
+
+
+_CLIPPED_CENTRE = (
+    "top_windows centres the window on the clipped receptive field measured by NaN probing "
+    "((0 + 2) / 2 = 1 for position 0, (16 + 19) / 2 = 17.5 for position 18), not on the "
+    "field's true centre j: the window of an edge position is shifted by up to half a kernel "
+    "and shows an input value outside the field"
+)
+
+
+@pytest.mark.parametrize(
+    "spike_at",
+    [
+        pytest.param(0, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
+        1,
+        pytest.param(18, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
+        pytest.param(19, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
+    ],
+)
+def test_window_at_the_edge_is_padded_with_nan(spike_at):
+    """The window is the input over position j's receptive field j - 2 .. j + 2, NaN past an end."""
+    t = 20
+    model = _padded_model()
+    X = np.zeros((2, 1, t), dtype=np.float32)
+    X[1, 0] = np.arange(t) * 1e-3  # distinct values: the window content is checked point by point
+    X[1, 0, spike_at] = 5.0
+    top = cl.top_windows(model, X, "conv", 0, k=1)
+    position = spike_at  # the strongest position, from the kernel (see _padded_model)
+    field = np.arange(position - 2, position + 3)  # receptive field in input time, by hand
+    outside = (field < 0) | (field >= t)
+    assert top.cases[0] == 1 and top.positions[0] == position
+    assert top.starts[0] == field[0] and top.windows.shape == (1, 1, 5)
+    window = top.windows[0, 0]
+    np.testing.assert_array_equal(np.isnan(window), outside)
+    np.testing.assert_array_equal(window[~outside], X[1, 0, field[~outside]])
 
 
 def test_figures(rng):

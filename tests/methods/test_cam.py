@@ -111,7 +111,10 @@ def test_score_cam_literal(tiny, tiny_x):
     """Wang et al. (2020), algorithm 1: mask by each upsampled, normalised filter, softmax score."""
     exp = cl.explain(tiny, tiny_x, "score_cam", layer="conv2")
     a, _ = _layer_tensors(tiny, tiny.conv2, tiny_x, exp.target)
-    centres = exp.extras["layer_centers"]
+    # Receptive-field centres by hand: conv1 (kernel 5, padding 2) keeps j, MaxPool 2 gives
+    # 2j + 0.5, conv2 (kernel 3, padding 1) keeps it.
+    centres = 2 * np.arange(a.shape[2]) + 0.5
+    np.testing.assert_allclose(exp.extras["layer_centers"], centres)
     times = np.arange(tiny_x.shape[2])
     expected = np.zeros(a.shape[::2])
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Gradient methods against Captum and against closed forms on a linear model."""
+"""Gradient methods against Captum and against closed forms on linear and cubic models."""
 
 import numpy as np
 import pytest
@@ -68,11 +68,105 @@ def test_smoothgrad_seed_reproduces_and_differs(tiny, tiny_x):
     assert isinstance(unseeded.extras["seed"], int)
 
 
-def test_smoothgrad_close_to_captum_noise_tunnel_in_expectation(linear, linear_x):
-    """Captum's NoiseTunnel with the same noise level gives the same map on a linear model."""
-    exp = cl.explain(linear, linear_x, "smoothgrad", target=0, seed=0, abs=True)
-    tunnel = NoiseTunnel(Saliency(linear))
-    expected = tunnel.attribute(
-        torch.from_numpy(linear_x), target=0, nt_type="smoothgrad", nt_samples=5, stdevs=0.3
+class _Cubic(torch.nn.Module):
+    """``score_k = sum_{c,t} w[k, c, t] * x[c, t] ** 3``: gradient ``3 w x^2``, not constant."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.as_tensor(weight))
+
+    def forward(self, x):
+        return torch.einsum("kct,nct->nk", self.weight, x**3)
+
+
+def _cubic_case():
+    rng = np.random.default_rng(4)
+    weight = rng.normal(size=(2, 2, 12)).astype(np.float32)  # signed
+    # Three cases of very different ranges: the noise must scale with each case's own range.
+    scale = np.array([0.5, 1.0, 3.0])[:, None, None]
+    x = (rng.normal(size=(3, 2, 12)) * scale).astype(np.float32)
+    return _Cubic(weight).eval(), weight, x
+
+
+# Enough draws that the closed form is resolved to a few percent of the noise term 3 w s^2.
+N_DRAWS, NOISE_LEVEL = 4000, 0.3
+
+
+def _noise_std(x):
+    """noise_level times each case's range (max - min over channels and times), (n, 1, 1)."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    return NOISE_LEVEL * (flat.max(axis=1) - flat.min(axis=1))[:, None, None]
+
+
+def _sampling_sd(weight, x, s, n_draws):
+    """Standard deviation of the mean of ``n_draws`` gradients ``3 w (x + s e)^2``, e ~ N(0, 1).
+
+    ``3 w (x + s e)^2 = 3 w (x^2 + 2 x s e + s^2 e^2)``; Var(e) = 1, Var(e^2) = 2 and
+    Cov(e, e^2) = E[e^3] = 0, so one draw has variance ``9 w^2 s^2 (4 x^2 + 2 s^2)``; the mean of
+    ``n_draws`` independent draws has that over ``n_draws``. Taking |.| does not change it.
+    """
+    return 3 * np.abs(weight) * s * np.sqrt((4 * x**2 + 2 * s**2) / n_draws)
+
+
+@pytest.mark.parametrize("abs_", [False, True])
+def test_smoothgrad_matches_the_closed_form_expectation_on_a_cubic_model(abs_):
+    """E[3 w (x + s e)^2] = 3 w (x^2 + s^2) with s = noise_level * (max - min) of the case.
+
+    The gradient of a cubic model changes with x, so unlike on a linear model the map depends on
+    the noise: no noise, or noise of the wrong scale (absolute instead of relative to the range,
+    one range for the whole batch), misses the ``3 w s^2`` term, which is 14+ sampling standard
+    deviations at every point here.
+    """
+    model, weight, x = _cubic_case()
+    settings = {"noise_level": NOISE_LEVEL, "n_samples": N_DRAWS, "seed": 0}
+    exp = cl.explain(model, x, "smoothgrad", target=0, abs=abs_, **settings)
+    s = _noise_std(x)
+    np.testing.assert_allclose(exp.extras["noise_std"], s.ravel(), rtol=1e-6)
+    w = np.abs(weight[0]) if abs_ else weight[0]  # |3 w (x + s e)^2| = 3 |w| (x + s e)^2
+    closed_form = 3 * w * (x**2 + s**2)
+    plain = 3 * w * x**2
+    sd = _sampling_sd(weight[0], x, s, N_DRAWS)
+    # Every point within 5 sampling standard deviations of its expectation (the mean of 4000
+    # draws is close to Gaussian; 5 sd has two-sided probability 6e-7 per point) ...
+    z = (exp.attributions - closed_form) / sd
+    assert np.abs(z).max() < 5, np.abs(z).max()
+    # ... and the errors look like sampling noise: mean ~ 0 and spread ~ 1 over the 72 points.
+    assert abs(z.mean()) < 0.6 and 0.6 < z.std() < 1.4, (z.mean(), z.std())
+    # The map differs measurably from the plain gradient at every point.
+    assert (np.abs(exp.attributions - plain) > 10 * sd).all()
+    # Its per-case noise term recovers s^2: the noise is scaled by each case's own range.
+    recovered = ((exp.attributions / (3 * w) - x**2).reshape(len(x), -1)).mean(axis=1)
+    np.testing.assert_allclose(recovered, s.ravel() ** 2, rtol=0.05)
+
+
+def test_smoothgrad_agrees_with_captum_noise_tunnel_on_a_cubic_model():
+    """Captum's NoiseTunnel with the same absolute noise std per case estimates the same map.
+
+    Both are means of ``N_DRAWS`` independent noisy gradients (absolute, Captum's default), so
+    their difference has standard deviation sqrt(2) times one estimate's; 5 of those per point.
+    """
+    model, weight, x = _cubic_case()
+    exp = cl.explain(
+        model, x, "smoothgrad", target=0, noise_level=NOISE_LEVEL, n_samples=N_DRAWS, seed=1
     )
-    np.testing.assert_allclose(exp.attributions, expected.numpy(), rtol=1e-5)
+    s = _noise_std(x)
+    torch.manual_seed(0)
+    tunnel = NoiseTunnel(Saliency(model))
+    expected = np.concatenate(
+        [
+            tunnel.attribute(
+                torch.from_numpy(x[case : case + 1]),
+                target=0,
+                nt_type="smoothgrad",
+                nt_samples=N_DRAWS,
+                nt_samples_batch_size=1000,
+                stdevs=float(s[case, 0, 0]),
+            ).numpy()
+            for case in range(len(x))
+        ]
+    )
+    sd = np.sqrt(2) * _sampling_sd(weight[0], x, s, N_DRAWS)
+    assert (np.abs(exp.attributions - expected) < 5 * sd).all()
+    # Both differ from the noise-free |gradient| by the same 3 |w| s^2.
+    plain = 3 * np.abs(weight[0]) * x**2
+    assert (expected - plain > 10 * _sampling_sd(weight[0], x, s, N_DRAWS)).all()

@@ -31,6 +31,14 @@ def _mask(n=3):
     return mask
 
 
+def _brute_force_ap(scores, truth):
+    """Mean of precision at each positive's rank (no ties)."""
+    order = np.argsort(-scores)
+    hits = truth[order]
+    precisions = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return precisions[hits].mean()
+
+
 def _pairwise_auc(scores, truth):
     """P(positive > negative) + 0.5 P(tie), by enumerating all pairs."""
     pos, neg = scores[truth], scores[~truth]
@@ -50,6 +58,31 @@ def test_perfect_map_scores_one_on_every_score():
     np.testing.assert_allclose(aup, 0.8)
     shares = np.arange(1, 10) / 10
     np.testing.assert_allclose(aur, _trapezoid(np.ceil(7 * shares - 1e-9) / 7, shares))
+
+
+def test_average_precision_matches_brute_force_without_ties():
+    rng = np.random.default_rng(0)
+    mask = _mask()
+    scores = rng.normal(size=mask.shape)
+    expected = [_brute_force_ap(np.abs(s).ravel(), m.ravel()) for s, m in zip(scores, mask)]
+    np.testing.assert_allclose(average_precision_score(_exp(scores), mask), expected, rtol=1e-6)
+    signed = [_brute_force_ap(s.ravel(), m.ravel()) for s, m in zip(scores, mask)]
+    np.testing.assert_allclose(
+        average_precision_score(_exp(scores), mask, absolute=False), signed, rtol=1e-6
+    )
+
+
+def test_average_precision_matches_scikit_learn_with_ties():
+    """Ties share a threshold, as in scikit-learn's average_precision_score."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(2)
+    mask = _mask()
+    scores = np.round(rng.normal(size=mask.shape), 1)  # many ties
+    expected = [
+        metrics.average_precision_score(m.ravel(), np.abs(s).ravel().astype(np.float32))
+        for s, m in zip(scores, mask)
+    ]
+    np.testing.assert_allclose(average_precision_score(_exp(scores), mask), expected, rtol=1e-10)
 
 
 def test_roc_auc_matches_pairwise_definition_with_ties():
@@ -141,17 +174,23 @@ def test_shared_maps_are_broadcast_over_channels_explicitly():
     shared[0, 0, 3] = 1.0
     exp = _exp(shared, per_channel=False)
     # The point is ranked first together with its twin in channel 1.
+    assert average_precision_score(exp, mask)[0] == pytest.approx(0.5)
     assert roc_auc_score(exp, mask)[0] == pytest.approx(1 - 0.5 / 19)
     assert relevance_mass_score(exp, mask)[0] == pytest.approx(0.5)
     explicit = _exp(np.repeat(shared, 2, axis=1))
     np.testing.assert_array_equal(aup_aur(exp, mask), aup_aur(explicit, mask))
 
 
-@pytest.mark.parametrize("score", [roc_auc_score, relevance_mass_score, aup_aur])
+@pytest.mark.parametrize(
+    "score", [average_precision_score, roc_auc_score, relevance_mass_score, aup_aur]
+)
 def test_mask_shape_is_checked(score):
     with pytest.raises(ValueError, match="mask"):
         score(_exp(np.zeros((1, 2, 10))), np.zeros((1, 10), bool))
 
 
 def test_empty_mask_gives_nan():
+    assert np.isnan(
+        average_precision_score(_exp(np.ones((1, 2, 10))), np.zeros((1, 2, 10), bool))[0]
+    )
     assert np.isnan(roc_auc_score(_exp(np.ones((1, 2, 10))), np.zeros((1, 2, 10), bool))[0])
