@@ -181,9 +181,11 @@ def serramazza(budget: dict[str, Any], seed: int) -> None:
 
 
 def dcam_protocol(budget: dict[str, Any], seed: int) -> None:
-    for kind in (1, 2):
+    for number in (1, 2):
         n_train, n_test, dims = budget["dcam_train"], budget["dcam_test"], budget["dcam_dims"]
-        X, y, mask = make_dcam(kind, dims, n_train + n_test, amplitude=DCAM_AMPLITUDE, seed=seed)
+        X, y, mask = make_dcam(
+            f"type{number}", dims, n_train + n_test, amplitude=DCAM_AMPLITUDE, seed=seed
+        )
         model, seconds = _train(X[:n_train], y[:n_train], 2, budget, seed)
         accuracy = _accuracy(model, X[n_train:], y[n_train:])
         dmodel = zoo.dcnn(dims, 2, filters=budget["dcam_filters"], seed=seed)
@@ -194,7 +196,7 @@ def dcam_protocol(budget: dict[str, Any], seed: int) -> None:
         d_seconds = time.perf_counter() - start
         d_accuracy = _accuracy(dmodel.eval(), X[n_train:], y[n_train:])
         print(
-            f"\ndCAM Type {kind} (protocol-matched, BasicMotions patterns, amplitude "
+            f"\ndCAM Type {number} (protocol-matched, BasicMotions patterns, amplitude "
             f"{DCAM_AMPLITUDE}), {dims} dimensions, {n_train} training cases: ResNet trained in "
             f"{seconds:.0f} s, test accuracy {accuracy:.3f}; dCNN {budget['dcam_filters']} "
             f"trained in {d_seconds:.0f} s, test accuracy {d_accuracy:.3f}",

@@ -420,3 +420,66 @@ def test_dataset_bad_indices():
     for index in ((0, 1), "a", True, None, 1.5, np.zeros((2, 2), dtype=int), [0.5]):
         with pytest.raises(TypeError, match="indexed by cases only"):
             data[index]
+
+
+# --------------------------------------------------------------------------- make_dcam
+
+
+def _same_dataset(a, b):
+    for field in ("X", "y", "mask"):
+        got, want = getattr(a, field), getattr(b, field)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), field
+    assert (a.class_names, a.channel_names, a.name) == (b.class_names, b.channel_names, b.name)
+
+
+@pytest.mark.parametrize("kind, new_kind", [(1, "type1"), (2, "type2")])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_make_dcam_new_spellings_give_identical_data(kind, new_kind, seed):
+    from chronolens.datasets import make_dcam
+
+    kwargs = dict(n_cases=40, n_timepoints=150, pattern_length=30, seed=seed)
+    if kind == 1:
+        kwargs["n_classes"] = 3
+    with pytest.warns(DeprecationWarning):
+        old = make_dcam(kind, n_dims=5, **kwargs)
+    new = make_dcam(new_kind, n_channels=5, **kwargs)
+    _same_dataset(new, old)
+    _same_dataset(make_dcam(new_kind, 5, **kwargs), old)  # n_channels is still positional
+    assert new.X.shape == (40, 5, 150)
+
+
+def test_make_dcam_defaults_are_type1_with_10_channels():
+    import warnings
+
+    from chronolens.datasets import make_dcam
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        new = make_dcam(n_cases=10)
+        _same_dataset(make_dcam("type1", n_channels=10, n_cases=10), new)
+    with pytest.warns(DeprecationWarning):
+        _same_dataset(make_dcam(1, n_dims=10, n_cases=10), new)
+    assert new.X.shape == (10, 10, 200) and new.name.startswith("dCAM Type 1")
+
+
+def test_make_dcam_old_spellings_warn_and_name_the_new_ones():
+    from chronolens.datasets import make_dcam
+
+    with pytest.warns(DeprecationWarning, match="n_channels=") as record:
+        make_dcam("type2", n_dims=4, n_cases=8)
+    assert record[0].filename == __file__  # the warning points at the caller
+    with pytest.warns(DeprecationWarning, match='kind="type2"') as record:
+        make_dcam(2, n_channels=4, n_cases=8)
+    assert record[0].filename == __file__
+    with pytest.warns(DeprecationWarning, match='kind="type1"'):
+        make_dcam(1, 4, 8)
+    with pytest.warns(DeprecationWarning) as record:
+        make_dcam(kind=2, n_dims=4, n_cases=8)
+    assert len(record) == 2 and all(w.filename == __file__ for w in record)
+    with pytest.raises(TypeError, match="both `n_channels` and its deprecated spelling"):
+        make_dcam("type1", n_channels=4, n_dims=4)
+    with pytest.raises(ValueError, match="`kind` must be \"type1\".*Did you mean 'type1'"):
+        make_dcam("Type1")
+    for kind in (3, 0, True, "1", None):
+        with pytest.raises(ValueError, match="`kind` must be"):
+            make_dcam(kind)

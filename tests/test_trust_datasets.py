@@ -107,7 +107,7 @@ def _pattern_scores(X, patterns):
 
 
 def test_dcam_type1_pattern_decides_the_class():
-    X, y, mask = make_dcam(1, n_dims=5, n_cases=300, n_classes=3, seed=0)
+    X, y, mask = make_dcam("type1", n_channels=5, n_cases=300, n_classes=3, seed=0)
     assert X.shape == (300, 5, 200) and np.bincount(y).tolist() == [100, 100, 100]
     assert np.all(mask.reshape(300, -1).sum(1) == 40)
     assert np.all(mask.any(2).sum(1) == 1)
@@ -118,7 +118,7 @@ def test_dcam_type1_pattern_decides_the_class():
 
 
 def test_dcam_type2_class_is_co_occurrence():
-    X, y, mask = make_dcam(2, n_dims=6, n_cases=200, seed=1)
+    X, y, mask = make_dcam("type2", n_channels=6, n_cases=200, seed=1)
     for case, label in zip(mask, y):
         dims = np.flatnonzero(case.any(1))
         assert len(dims) == 2
@@ -136,6 +136,6 @@ def test_dcam_type2_class_is_co_occurrence():
 def test_dcam_checks_and_seeds():
     np.testing.assert_array_equal(make_dcam(seed=2).X, make_dcam(seed=2).X)
     with pytest.raises(ValueError, match="kind"):
-        make_dcam(3)
+        make_dcam("type3")
     with pytest.raises(ValueError, match="n_timepoints"):
-        make_dcam(1, n_timepoints=50)
+        make_dcam("type1", n_timepoints=50)
