@@ -28,9 +28,9 @@ class DimensionCube(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the cube."""
-        n_dims = x.shape[1]
-        offsets = torch.arange(n_dims, device=x.device)
-        index = (offsets[:, None] + offsets[None, :]) % n_dims
+        n_channels = x.shape[1]
+        offsets = torch.arange(n_channels, device=x.device)
+        index = (offsets[:, None] + offsets[None, :]) % n_channels
         return x[:, index]
 
 
