@@ -192,13 +192,23 @@ def test_non_score_output_needs_callable_target(rng):
     assert np.abs(exp.attributions[0][:, :9]).max() == 0
 
 
+def test_seed_is_accepted_and_ignored_by_deterministic_methods(tiny, tiny_x):
+    # Callers pass `seed` to every method without branching on whether it is randomized.
+    plain = cl.explain(tiny, tiny_x, "saliency")
+    seeded = cl.explain(tiny, tiny_x, "saliency", seed=1)
+    np.testing.assert_array_equal(plain.attributions, seeded.attributions)
+    assert "seed" not in seeded.params
+
+
 def test_bad_runtime_arguments(tiny, tiny_x):
     with pytest.raises(ValueError, match="batch_size"):
         cl.explain(tiny, tiny_x, "saliency", batch_size=0)
     with pytest.raises(ValueError, match="layout"):
         cl.explain(tiny, tiny_x, "saliency", layout="nct")
-    with pytest.raises(TypeError, match="deterministic"):
-        cl.explain(tiny, tiny_x, "saliency", seed=1)
+    with pytest.raises(ValueError, match="seed"):
+        cl.explain(tiny, tiny_x, "smoothgrad", seed=-1)
+    with pytest.raises(ValueError, match=r"at most 2\*\*63|at most 9223372036854775807"):
+        cl.explain(tiny, tiny_x, "smoothgrad", seed=2**64)
     with pytest.raises(ValueError, match="n_steps"):
         cl.explain(tiny, tiny_x, "integrated_gradients", n_steps=0)
     with pytest.raises(TypeError, match="cannot explain"):

@@ -29,9 +29,9 @@ def resolve_batch_size(
     """Return the rows per model call: ``batch_size`` itself, or the memory-budget choice."""
     if batch_size != "auto":
         return int(batch_size)
-    row_bytes = getattr(model, "row_bytes", None)
-    if row_bytes is None:
+    sizes = model.row_bytes(n_channels, n_timepoints)
+    if sizes is None:
         return BLACK_BOX_ROWS
-    total, largest = row_bytes(n_channels, n_timepoints)
+    total, largest = sizes
     rows = min(LARGEST_TENSOR_BYTES // max(largest, 1), TOTAL_BYTES // max(total, 1), MAX_ROWS)
     return max(1, int(rows))

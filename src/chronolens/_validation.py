@@ -76,11 +76,31 @@ def check_bool(value: Any, name: str) -> bool:
     return value
 
 
-def check_seed(seed: Any) -> int | None:
-    """Check a ``seed``: None or a non-negative integer."""
+#: Largest seed accepted (what NumPy and torch both take without overflow).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """Check a ``seed``: None or an integer in 0..2**63 - 1."""
     if seed is None:
         return None
-    return check_int(seed, "seed", minimum=0)
+    return check_int(seed, name, minimum=0, maximum=MAX_SEED)
+
+
+def resolve_seed(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` checked, or a fresh random seed when it is None.
+
+    The one place where chronolens draws seeds.
+
+    The drawn seed is what callers record (``extras["seed"]``), so a map made with ``seed=None``
+    is reproduced by passing that recorded value.
+    """
+    checked = check_seed(seed, name)
+    if checked is None:
+        import numpy as np
+
+        checked = int(np.random.default_rng().integers(2**31))
+    return checked
 
 
 def check_batch_size(batch_size: Any) -> int | str:

@@ -27,12 +27,6 @@ COMPARED = (
 )
 
 # Every registered method runs; the costly ones with settings that keep the demo under a minute.
-DEMO_PARAMS: dict[str, dict[str, Any]] = {
-    "smoothgrad": {"seed": 0},
-    "integrated_gradients": {"n_steps": 32},
-    "shapley": {"n_samples": 128, "seed": 0},
-    "tsr": {"window": 20},
-}
 
 
 def _train(
@@ -107,7 +101,8 @@ def run_demo(
             progress=False if quiet else None,
             channel_names=events.channel_names,
             class_names=events.class_names,
-            **DEMO_PARAMS.get(name, {}),
+            seed=0,
+            **get_method(name).demo_params,
         )
         seconds = (time.perf_counter() - start) / len(cases.X)
         ap = float(np.nanmean(average_precision_score(exp, cases.mask)))
@@ -156,7 +151,8 @@ def run_demo(
             progress=False if quiet else None,
             channel_names=motions_test.channel_names,
             class_names=motions_test.class_names,
-            **DEMO_PARAMS.get(name, {}),
+            seed=0,
+            **get_method(name).demo_params,
         )
         rows.append(
             {

@@ -1,248 +1,85 @@
-"""The method registry: name -> what the method needs and returns."""
+"""The method registry: name -> :class:`~chronolens.method_spec.MethodSpec`.
+
+``register`` adds a method (the built-in ones are in :mod:`chronolens._builtin_methods`);
+``get_method`` looks one up with suggestions for typos; ``usable_on`` answers "which methods work
+on this model" in one place; ``methods()`` prints the table users see, and ``markdown_table()``
+is the README's methods table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from chronolens._builtin_methods import BUILTIN
 from chronolens._validation import suggestion
-from chronolens.methods import (
-    ablation,
-    cam,
-    channel_cam,
-    dcam,
-    gradients,
-    integrated_gradients,
-    occlusion,
-    rescaling,
-    shap,
-)
+from chronolens.method_spec import MethodSpec
+from chronolens.models.base import Model
 
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """How ``explain()`` runs a method.
-
-    Attributes
-    ----------
-    name : str
-        Registered name, as passed to ``explain(method=...)``.
-    fn : callable
-        ``fn(model, x, target, *, batch_size, progress, [layer], [seed], **params)``.
-    family : str
-        "gradient", "cam" or "perturbation".
-    per_channel : bool
-        True when the map has one row per channel, False when one map is shared by all channels.
-    needs_gradients : bool
-        False for methods that work on black-box models.
-    needs_layer : bool
-        True for methods that read a layer (CAM family).
-    randomized : bool
-        True for methods that take a ``seed``.
-    summary : str
-        One line for ``methods()``.
-    scores_at_x : bool
-        True when the method's model calls are one pass over the unperturbed cases, in order;
-        ``explain()`` then takes the model output from those calls instead of a separate
-        forward pass, and the method may receive a ``predicted`` target.
-    layer_rank : int
-        Rank of the layer output the method reads: 3 for (n, filters, time), 4 for the
-        (n, filters, rows, time) activations of dimension-wise networks.
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    family: str
-    per_channel: bool
-    needs_gradients: bool
-    needs_layer: bool
-    randomized: bool
-    summary: str
-    scores_at_x: bool = False
-    layer_rank: int = 3
-
+__all__ = [
+    "REGISTRY",
+    "MethodInfo",
+    "MethodSpec",
+    "MethodTable",
+    "get_method",
+    "markdown_table",
+    "methods",
+    "missing_capability",
+    "register",
+    "unregister",
+    "usable_on",
+]
 
 REGISTRY: dict[str, MethodSpec] = {}
 
 
-def register(spec: MethodSpec) -> MethodSpec:
-    """Add ``spec`` to the registry (replacing a method of the same name)."""
+def register(spec: MethodSpec, *, replace: bool = False) -> MethodSpec:
+    """Add a method to chronolens.
+
+    After ``register(spec)``, ``explain(model, x, spec.name)``, ``methods()``, ``evaluate()``,
+    ``report()``, the CLI and the conformance checks of :mod:`chronolens.testing` all know it.
+
+    Parameters
+    ----------
+    spec : MethodSpec
+        The method: its function and facts.
+    replace : bool, default=False
+        Allow replacing a method of the same name.
+
+    Returns
+    -------
+    MethodSpec
+        ``spec``, so that ``register`` can be used in an assignment.
+
+    Examples
+    --------
+    >>> import chronolens as cl
+    >>> from chronolens.methods._result import MethodResult
+    >>> def sign_of_input(model, x, target, *, batch_size, progress):
+    ...     return MethodResult(x.sign())
+    >>> spec = cl.register(cl.MethodSpec(name="sign_of_input", fn=sign_of_input,
+    ...                                  family="perturbation", summary="The input's sign."))
+    >>> "sign_of_input" in cl.methods().names()
+    True
+    >>> cl.unregister("sign_of_input")
+    """
+    if not isinstance(spec, MethodSpec):
+        raise TypeError(f"register() takes a MethodSpec; got {type(spec).__name__}.")
+    if spec.name in REGISTRY and not replace:
+        raise ValueError(
+            f"A method named {spec.name!r} is already registered; pass replace=True to replace "
+            "it, or choose another name."
+        )
     REGISTRY[spec.name] = spec
     return spec
 
 
-for _spec in [
-    MethodSpec(
-        "saliency",
-        gradients.saliency,
-        "gradient",
-        True,
-        True,
-        False,
-        False,
-        "Absolute (or signed) gradient of the score: local sensitivity.",
-        scores_at_x=True,
-    ),
-    MethodSpec(
-        "input_x_gradient",
-        gradients.input_x_gradient,
-        "gradient",
-        True,
-        True,
-        False,
-        False,
-        "Input times gradient: first-order contribution, signed.",
-        scores_at_x=True,
-    ),
-    MethodSpec(
-        "smoothgrad",
-        gradients.smoothgrad,
-        "gradient",
-        True,
-        True,
-        False,
-        True,
-        "Gradient averaged over noisy copies: less jitter.",
-    ),
-    MethodSpec(
-        "integrated_gradients",
-        integrated_gradients.integrated_gradients,
-        "gradient",
-        True,
-        True,
-        False,
-        False,
-        "Path integral of gradients from a baseline: sums to the score change.",
-    ),
-    MethodSpec(
-        "cam",
-        cam.cam,
-        "cam",
-        False,
-        True,
-        True,
-        False,
-        "Class activation map of a global-average-pooling + linear network.",
-    ),
-    MethodSpec(
-        "grad_cam",
-        cam.grad_cam,
-        "cam",
-        False,
-        True,
-        True,
-        False,
-        "Layer features weighted by mean gradient: when the evidence occurs.",
-        scores_at_x=True,
-    ),
-    MethodSpec(
-        "grad_cam_pp",
-        cam.grad_cam_pp,
-        "cam",
-        False,
-        True,
-        True,
-        False,
-        "Grad-CAM++: better with several events per series.",
-        scores_at_x=True,
-    ),
-    MethodSpec(
-        "layer_cam",
-        cam.layer_cam,
-        "cam",
-        False,
-        True,
-        True,
-        False,
-        "Per-position positive gradients times features: sharper on early layers.",
-        scores_at_x=True,
-    ),
-    MethodSpec(
-        "score_cam",
-        cam.score_cam,
-        "cam",
-        False,
-        False,
-        True,
-        False,
-        "Features weighted by the score of the input they mask: gradient-free.",
-    ),
-]:
-    register(_spec)
+def unregister(name: str) -> None:
+    """Remove a registered method (a no-op for unknown names)."""
+    REGISTRY.pop(name, None)
 
-# Perturbation methods: any model, gradients not needed.
-for _spec in [
-    MethodSpec(
-        "occlusion",
-        occlusion.occlusion,
-        "perturbation",
-        True,
-        False,
-        False,
-        True,
-        "Score drop when a sliding window is replaced: any model.",
-    ),
-    MethodSpec(
-        "feature_ablation",
-        ablation.feature_ablation,
-        "perturbation",
-        True,
-        False,
-        False,
-        True,
-        "Score drop when a time segment is replaced: any model.",
-    ),
-    MethodSpec(
-        "shapley",
-        shap.shapley,
-        "perturbation",
-        True,
-        False,
-        False,
-        True,
-        "Shapley values of segment x channel players (exact or Kernel SHAP).",
-    ),
-]:
-    register(_spec)
 
-register(
-    MethodSpec(
-        "channel_grad_cam",
-        channel_cam.channel_grad_cam,
-        "cam",
-        True,
-        True,
-        True,
-        False,
-        "Each channel's share of the Grad-CAM map (channel ablation): when and which sensor.",
-    )
-)
-register(
-    MethodSpec(
-        "dcam",
-        dcam.dcam,
-        "cam",
-        True,
-        True,
-        True,
-        True,
-        "Dimension-wise CAM of a d-CNN / d-ResNet (zoo.dcnn): channel x time from permutations.",
-        layer_rank=4,
-    )
-)
-register(
-    MethodSpec(
-        "tsr",
-        rescaling.tsr,
-        "perturbation",
-        True,
-        False,
-        False,
-        True,
-        "Temporal saliency rescaling of any method (base=...): time x channel relevance.",
-    )
-)
+for _spec in BUILTIN:
+    register(_spec)
 
 
 def get_method(name: str) -> MethodSpec:
@@ -255,6 +92,43 @@ def get_method(name: str) -> MethodSpec:
             f"{', '.join(REGISTRY)}. See chronolens.methods()."
         )
     return REGISTRY[name]
+
+
+def missing_capability(
+    spec: MethodSpec, model: Model, params: dict[str, Any] | None = None
+) -> str | None:
+    """What ``model`` lacks for ``spec`` (with ``params``), or None when the method can run.
+
+    A wrapper method (``spec.wraps``) needs what its base method needs.
+    """
+    if spec.wraps is not None:
+        base = (params or {}).get(spec.wraps, spec.default(spec.wraps))
+        if isinstance(base, str) and base in REGISTRY and base != spec.name:
+            lacking = missing_capability(REGISTRY[base], model)
+            return None if lacking is None else f"its {spec.wraps} method {base!r} {lacking}"
+    needs = []
+    if spec.needs_gradients and not model.differentiable:
+        needs.append("gradients")
+    if spec.needs_layer and not model.reads_layers:
+        needs.append("layer activations")
+    if not needs:
+        return None
+    return f"needs {' and '.join(needs)}, which this model does not expose"
+
+
+def usable_on(model: Any) -> list[str]:
+    """Names of the registered methods that work on ``model`` with their default parameters.
+
+    Examples
+    --------
+    >>> from chronolens.registry import usable_on
+    >>> usable_on(lambda X: X.mean(axis=(1, 2))[:, None].repeat(2, axis=1))[:3]
+    ['occlusion', 'feature_ablation', 'shapley']
+    """
+    from chronolens.models import adapt
+
+    adapted = adapt(model)
+    return [name for name, spec in REGISTRY.items() if missing_capability(spec, adapted) is None]
 
 
 class MethodInfo(NamedTuple):
@@ -317,7 +191,29 @@ def methods(family: str | None = None) -> MethodTable:
     True
     """
     return MethodTable(
-        MethodInfo(s.name, s.family, s.per_channel, s.needs_gradients, s.needs_layer, s.summary)
+        MethodInfo(
+            s.name,
+            s.family,
+            bool(s.per_channel),
+            bool(s.needs_gradients),
+            bool(s.needs_layer),
+            s.summary,
+        )
         for s in REGISTRY.values()
         if family is None or s.family == family
     )
+
+
+def markdown_table(names: list[str] | None = None) -> str:
+    """The README's methods table for the registered methods (or ``names``), in Markdown."""
+    lines = [
+        "| name | family | map | what it means | key parameters |",
+        "|---|---|---|---|---|",
+    ]
+    for name in names if names is not None else list(REGISTRY):
+        spec = REGISTRY[name]
+        meaning = spec.meaning or spec.summary
+        cells = [f"`{spec.name}`", spec.family, spec.map_kind, meaning]
+        last = f" {spec.key_params} |" if spec.key_params else " |"
+        lines.append("| " + " | ".join(cells) + " |" + last)
+    return "\n".join(lines)

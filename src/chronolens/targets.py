@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
@@ -27,18 +27,14 @@ class Target:
     indices: torch.Tensor | None = None
     fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     predicted: bool = False
-    recorder: list[torch.Tensor] | None = field(default=None, compare=False, repr=False)
 
     def select(self, output: torch.Tensor) -> torch.Tensor:
         """Return the explained score of every row of ``output``, shape ``(rows,)``.
 
         A ``predicted`` target explains each row's own top class; it is only used by methods
-        whose model calls are on the unperturbed cases themselves, in case order. A target with a
-        ``recorder`` appends every output it sees to it, so such methods hand the model output
-        back to ``explain()`` without a separate forward pass.
+        whose model calls are on the unperturbed cases themselves (``MethodSpec.calls_at_input``),
+        which return the model output in ``MethodResult.output``.
         """
-        if self.recorder is not None:
-            self.recorder.append(output.detach().float().cpu())
         if self.predicted:
             index = output.detach().argmax(dim=1)
             return output.gather(1, index[:, None])[:, 0]
@@ -62,7 +58,7 @@ class Target:
         """Return the target of a subset of rows (or of rows repeated per case)."""
         if self.indices is None:
             return self
-        return Target(indices=self.indices[rows], recorder=self.recorder)
+        return Target(indices=self.indices[rows])
 
     def as_array(self) -> np.ndarray | None:
         """Class indices as an int64 NumPy array, or None for a callable target."""

@@ -7,7 +7,6 @@ from torch import nn
 import chronolens as cl
 from chronolens import Explanation
 from chronolens.metrics import aopc_score, deletion, insertion
-from chronolens.metrics._perturb import replacement
 from chronolens.testing import assert_model_unchanged, model_state
 
 
@@ -130,32 +129,6 @@ def test_mask_map_beats_its_negation_on_deletion(baseline, granularity):
     bad = deletion(model, _explanation(x, -1.0 * mask, [0, 0, 0]), **kwargs)
     assert np.all(good.auc < bad.auc)
     assert good.mean_auc < good.mean_random_auc < bad.mean_auc
-
-
-def test_replacement_strategies_match_independent_references():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(2, 3, 40)).astype(np.float32)
-    windows = np.arange(40) // 5
-    blur = replacement(x, "blur", window=5, windows=None, rng=rng)
-    np.testing.assert_allclose(
-        blur, gaussian_filter1d(x.astype(float), 2.5, mode="mirror", truncate=3.0), atol=1e-5
-    )
-    mean = replacement(x, "mean", window=5, windows=None, rng=rng)
-    np.testing.assert_allclose(mean, np.repeat(x.mean(2, keepdims=True), 40, 2), atol=1e-6)
-    local = replacement(x, "local_mean", window=5, windows=windows, rng=rng)
-    np.testing.assert_allclose(
-        local, np.repeat(x.reshape(2, 3, 8, 5).mean(-1), 5, axis=2), atol=1e-6
-    )
-    moving = replacement(x, "local_mean", window=5, windows=None, rng=rng)
-    np.testing.assert_allclose(
-        moving[..., 2:-2],
-        np.apply_along_axis(lambda s: np.convolve(s, np.ones(5) / 5, mode="valid"), 2, x),
-        atol=1e-5,
-    )
-    a = replacement(x, "noise", window=5, windows=None, rng=np.random.default_rng(1))
-    b = replacement(x, "noise", window=5, windows=None, rng=np.random.default_rng(1))
-    np.testing.assert_array_equal(a, b)
-    assert np.all(replacement(x, 2.0, window=5, windows=None, rng=rng) == 2.0)
 
 
 def test_seeded_reference_and_batch_size_independence(tiny, tiny_x):

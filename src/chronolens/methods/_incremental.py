@@ -24,9 +24,10 @@ from torch.nn import functional as F
 
 from chronolens._batching import chunks
 from chronolens._progress import Progress
-from chronolens.methods._perturbation import interval_means
+from chronolens.baselines import interval_means
 from chronolens.methods._segments import Perturbations
 from chronolens.models._geometry import POINTWISE, _chain
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
@@ -257,11 +258,11 @@ class IncrementalPlan:
 
 
 def incremental_plan(
-    model: Any, target: Target, n_channels: int, n_timepoints: int
+    model: Model, target: Target, n_channels: int, n_timepoints: int
 ) -> IncrementalPlan | None:
     """Return a plan when the model is a local chain + affine head and the target a class."""
-    module = getattr(model, "module", None)
-    if target.indices is None or not isinstance(module, nn.Sequential):
+    module = model.sequential_view()
+    if target.indices is None or module is None:
         return None
     leaves = [m for _, m in _chain(module) if not isinstance(m, nn.Sequential)]
     steps: list[_Step] = []

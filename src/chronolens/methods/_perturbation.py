@@ -1,61 +1,25 @@
-"""Replacement values and batched evaluation of perturbed series (the perturbation engine).
+"""Batched evaluation of perturbed series (the perturbation engine).
 
 Every perturbation method reduces to: for each case and each perturbation (an interval of time in
 one channel or in all channels), how much the target score drops when those values are replaced
-by a baseline. :func:`score_drops` computes that matrix ``(n_cases, n_perturbations)``, batching
-(case, perturbation) pairs as rows, under ``torch.inference_mode``. For convolutional PyTorch
-models it uses the exact incremental path of :mod:`chronolens.methods._incremental`.
+by a baseline (:mod:`chronolens.baselines`). :func:`score_drops` computes that matrix
+``(n_cases, n_perturbations)``, batching (case, perturbation) pairs as rows, under
+``torch.inference_mode``. For convolutional PyTorch models it uses the exact incremental path
+of :mod:`chronolens.methods._incremental`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import Progress
-from chronolens.methods._common import baseline_series, selected_scores
+from chronolens.baselines import interval_means
+from chronolens.methods._common import selected_scores
+from chronolens.methods._incremental import incremental_plan
 from chronolens.methods._segments import Perturbations
+from chronolens.models.base import Model
 from chronolens.targets import Target
-
-BASELINES = ("zeros", "mean", "noise", "local_mean")
-
-
-def replacement_series(baseline: Any, x: torch.Tensor, seed: int | None) -> torch.Tensor | None:
-    """Values that replace perturbed points, shape of ``x``; None for ``"local_mean"``.
-
-    ``"noise"`` draws one standard normal series from ``seed`` and scales it by each case's
-    per-channel standard deviation around its per-channel mean, so a case's replacement does not
-    depend on the other cases in the batch.
-    """
-    if isinstance(baseline, str) and baseline == "local_mean":
-        return None
-    if isinstance(baseline, str) and baseline == "noise":
-        generator = torch.Generator().manual_seed(0 if seed is None else seed)
-        draws = torch.randn(tuple(x.shape[1:]), generator=generator)
-        mean = x.mean(dim=-1, keepdim=True)
-        std = x.std(dim=-1, keepdim=True, unbiased=False)
-        return mean + std * draws
-    if isinstance(baseline, str) and baseline not in BASELINES:
-        raise ValueError(
-            f"`baseline` must be one of {', '.join(repr(b) for b in BASELINES)}, a number or an "
-            f"array; got {baseline!r}."
-        )
-    return baseline_series(baseline, x)
-
-
-def interval_means(
-    x: torch.Tensor, case: torch.Tensor, start: torch.Tensor, stop: torch.Tensor
-) -> torch.Tensor:
-    """Mean of each channel of ``x[case[r]]`` over ``[start[r], stop[r])``, shape (rows, c).
-
-    One cumulative sum over time per case, then two reads per row: the cost does not grow with
-    the series length, and the full series of every row is never copied.
-    """
-    totals = torch.nn.functional.pad(x.double().cumsum(dim=-1), (1, 0))
-    sums = totals[case, :, stop] - totals[case, :, start]
-    return (sums / (stop - start).to(sums.dtype)[:, None]).to(x.dtype)
 
 
 def perturb(
@@ -78,7 +42,7 @@ def perturb(
 
 
 def score_drops(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     perturbations: Perturbations,
@@ -96,8 +60,6 @@ def score_drops(
     path : {"incremental", "full"}
         Which engine ran.
     """
-    from chronolens.methods._incremental import incremental_plan
-
     n, m = x.shape[0], len(perturbations)
     plan = incremental_plan(model, target, x.shape[1], x.shape[2])
     progress.start(n * m)

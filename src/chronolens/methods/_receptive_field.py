@@ -25,8 +25,12 @@ import numpy as np
 import torch
 
 from chronolens._batching import chunks
+from chronolens.models.base import Model
 
-_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[str, int, int], tuple[np.ndarray, str]]] = (
+# owner (held weakly) -> {(structure, layer, n_channels, n_timepoints): (centres, how)}. The
+# structure (every layer's class and hyper-parameters) is part of the key, so a model edited in
+# place never gets the centres of its former self.
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, str, int, int], tuple[np.ndarray, str]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -36,7 +40,7 @@ def _uniform(n_positions: int, n_timepoints: int) -> np.ndarray:
 
 
 def _probe(
-    model: Any, layer: str, n_channels: int, n_timepoints: int, batch_size: int
+    model: Model, layer: str, n_channels: int, n_timepoints: int, batch_size: int
 ) -> np.ndarray | None:
     base = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer)
     n_positions = base.shape[-1]
@@ -73,7 +77,7 @@ def _probe(
 
 
 def layer_centers(
-    model: Any, layer: str, n_channels: int, n_timepoints: int, batch_size: int = 256
+    model: Model, layer: str, n_channels: int, n_timepoints: int, batch_size: int = 256
 ) -> tuple[np.ndarray, str]:
     """Return the receptive-field centres of ``layer``'s positions and how they were found.
 
@@ -84,12 +88,16 @@ def layer_centers(
     how : {"layer hyper-parameters", "probed", "uniform"}
         Where the centres came from; "uniform" when the layer has no local receptive field.
     """
-    key = (layer, n_channels, n_timepoints)
-    owner = getattr(model, "module", model)
-    try:
-        cached = _CACHE.setdefault(owner, {})
-    except TypeError:  # not weak-referenceable
-        cached = {}
+    identity = model.cache_identity()
+    cached: dict[tuple[Any, str, int, int], tuple[np.ndarray, str]] = {}
+    key: tuple[Any, str, int, int] = (None, layer, n_channels, n_timepoints)
+    if identity is not None:
+        owner, structure = identity
+        key = (structure, layer, n_channels, n_timepoints)
+        try:
+            cached = _CACHE.setdefault(owner, {})
+        except TypeError:  # not weak-referenceable
+            pass
     if key in cached:
         return cached[key]
     centres = model.layer_centers(layer, n_channels, n_timepoints)

@@ -7,15 +7,17 @@ from typing import Any
 import torch
 
 from chronolens._progress import SILENT, Progress
-from chronolens._validation import check_choice
-from chronolens.methods._perturbation import replacement_series, score_drops
+from chronolens._validation import check_choice, resolve_seed
+from chronolens.baselines import replacement
+from chronolens.methods._perturbation import score_drops
 from chronolens.methods._result import MethodResult
 from chronolens.methods._segments import CHANNEL_MODES, equal_segments
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
 def feature_ablation(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -48,8 +50,8 @@ def feature_ablation(
     check_choice(channels, "channels", CHANNEL_MODES)
     _, n_channels, n_timepoints = x.shape
     segments = equal_segments(n_channels, n_timepoints, n_segments, channels)
-    replacement = replacement_series(baseline, x, seed)
-    drops, _, path = score_drops(model, x, target, segments, replacement, batch_size, progress)
+    values = replacement(baseline, x, seed=resolve_seed(seed))
+    drops, _, path = score_drops(model, x, target, segments, values, batch_size, progress)
     attributions = segments.spread(drops, n_channels, n_timepoints, average=False)
     if channels == "all":
         attributions = attributions[:, :1]

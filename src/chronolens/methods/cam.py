@@ -11,22 +11,23 @@ shared by all channels: shape (n, 1, n_timepoints).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_bool
+from chronolens.methods._common import concatenate
 from chronolens.methods._receptive_field import layer_centers, to_input_time
 from chronolens.methods._result import MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 Weighting = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _run(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     layer: str,
@@ -35,19 +36,22 @@ def _run(
     progress: Progress,
 ) -> MethodResult:
     """Compute ``weighting(A, G) -> (rows, positions)`` per chunk and align it to input time."""
-    maps = []
+    maps, outputs = [], []
     progress.start(x.shape[0])
     for start, stop in chunks(x.shape[0], batch_size):
-        _, activation, grad = model.layer_gradient(
+        _, activation, grad, output = model.layer_gradient(
             x[start:stop], target.take(slice(start, stop)), layer
         )
         maps.append(weighting(activation.cpu(), grad.cpu()))
+        outputs.append(output)
         progress.advance(stop - start)
-    return _in_input_time(model, x, layer, torch.cat(maps), batch_size)
+    result = _in_input_time(model, x, layer, torch.cat(maps), batch_size)
+    result.output = concatenate(outputs)
+    return result
 
 
 def _in_input_time(
-    model: Any, x: torch.Tensor, layer: str, layer_map: torch.Tensor, batch_size: int
+    model: Model, x: torch.Tensor, layer: str, layer_map: torch.Tensor, batch_size: int
 ) -> MethodResult:
     _, n_channels, n_timepoints = x.shape
     centres, how = layer_centers(model, layer, n_channels, n_timepoints, batch_size)
@@ -69,7 +73,7 @@ def _grad_cam_weighting(relu: bool) -> Weighting:
 
 
 def grad_cam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -109,7 +113,7 @@ def _grad_cam_pp(activation: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 
 def grad_cam_pp(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -136,7 +140,7 @@ def _layer_cam(activation: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 
 def layer_cam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -157,7 +161,7 @@ def layer_cam(
 
 
 def cam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -187,7 +191,7 @@ def cam(
     progress.start(x.shape[0])
     for start, stop in chunks(x.shape[0], batch_size):
         rows = target.take(slice(start, stop))
-        _, activation, grad = model.layer_gradient(x[start:stop], rows, layer)
+        _, activation, grad, _ = model.layer_gradient(x[start:stop], rows, layer)
         activation, grad = activation.cpu(), grad.cpu()
         n_positions = grad.shape[-1]
         weight = grad.mean(dim=-1, keepdim=True)
@@ -199,7 +203,7 @@ def cam(
                 "by global average pooling + linear. Use 'grad_cam', which works on any layer."
             )
         # An affine head has the same gradient at any input: check it at a zero series too.
-        _, _, grad_zero = model.layer_gradient(torch.zeros_like(x[start:stop]), rows, layer)
+        grad_zero = model.layer_gradient(torch.zeros_like(x[start:stop]), rows, layer).grad
         if (grad_zero.cpu() - grad).abs().max() > 1e-4 * scale:
             raise ValueError(
                 f"'cam' needs the target score to be a linear function of the global average of "
@@ -215,7 +219,7 @@ def cam(
 
 
 def score_cam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,

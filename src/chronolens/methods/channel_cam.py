@@ -16,14 +16,15 @@ import torch
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_bool
-from chronolens.methods._common import baseline_series
+from chronolens.baselines import replacement
 from chronolens.methods._receptive_field import layer_centers, to_input_time
 from chronolens.methods._result import MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
 def channel_grad_cam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -74,12 +75,13 @@ def channel_grad_cam(
     """
     check_bool(relu, "relu")
     n, n_channels, n_timepoints = x.shape
-    reference = baseline_series(baseline, x)
+    reference = replacement(baseline, x, allowed=("mean", "zeros", "blur"))
+    assert reference is not None
     n_rows = n * (1 + n_channels)
     progress.start(n_rows)
     weights, full = [], []
     for start, stop in chunks(n, batch_size):
-        _, activation, grad = model.layer_gradient(
+        _, activation, grad, _ = model.layer_gradient(
             x[start:stop], target.take(slice(start, stop)), layer
         )
         weight = grad.cpu().mean(dim=-1, keepdim=True)

@@ -22,22 +22,21 @@ rows to (channel, position) and the merge are vectorised.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
-from chronolens._validation import check_bool, check_int
+from chronolens._validation import check_bool, check_int, resolve_seed
 from chronolens.methods._receptive_field import layer_centers, to_input_time
 from chronolens.methods._result import MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 _SPREAD_BYTES = 256 * 2**20
 
 
-def _check_dimension_wise(model: Any, layer: str, n_channels: int, n_timepoints: int) -> None:
+def _check_dimension_wise(model: Model, layer: str, n_channels: int, n_timepoints: int) -> None:
     """Check numerically that some submodule turns the input into the cube ``x[(i + j) % D]``.
 
     A check of what the network computes, not of module classes, so exported programs
@@ -102,7 +101,7 @@ def merge(mean_map: torch.Tensor) -> torch.Tensor:
 
 
 def dcam(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -165,8 +164,7 @@ def dcam(
     """
     n_permutations = check_int(n_permutations, "n_permutations", minimum=1)
     check_bool(only_correct, "only_correct")
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
+    seed = resolve_seed(seed)
     n, n_dims, n_timepoints = x.shape
     _check_dimension_wise(model, layer, n_dims, n_timepoints)
     centres, how = layer_centers(model, layer, n_dims, n_timepoints, batch_size)
@@ -189,11 +187,10 @@ def dcam(
             case = first + local
             order = orders[which]  # (rows, D)
             permuted = x[case[:, None], order]  # channels in the order `order`
-            recorder: list[torch.Tensor] = []
-            batch_target = Target(fn=target.fn, recorder=recorder)
+            batch_target = Target(fn=target.fn)
             if indices is not None:
-                batch_target = Target(indices=indices[case], recorder=recorder)
-            _, activation, grad = model.layer_gradient(
+                batch_target = Target(indices=indices[case])
+            _, activation, grad, output = model.layer_gradient(
                 permuted, batch_target, layer, head_only=True
             )
             weights = grad.mean(dim=(2, 3), keepdim=True)
@@ -206,7 +203,7 @@ def dcam(
             spread = cam[torch.arange(len(rows))[:, None, None], index]  # (rows, D, D, t)
             totals.index_add_(0, local, spread)
             if indices is not None:
-                correct = recorder[-1].argmax(dim=1).cpu() == indices[case]
+                correct = output.argmax(dim=1).cpu() == indices[case]
                 kept.index_add_(0, local[correct], spread[correct])
                 n_kept.index_add_(0, local, correct.float())
             progress.advance(stop - start)

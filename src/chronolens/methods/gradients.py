@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
-from chronolens._validation import check_bool, check_float, check_int
+from chronolens._validation import check_bool, check_float, check_int, resolve_seed
 from chronolens.methods._common import gradients
 from chronolens.methods._result import MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
 def saliency(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -41,12 +39,12 @@ def saliency(
     classification models and saliency maps. ICLR workshop.
     """
     check_bool(abs, "abs")
-    _, grads = gradients(model, x, target, batch_size, progress)
-    return MethodResult(grads.abs() if abs else grads)
+    _, grads, output = gradients(model, x, target, batch_size, progress)
+    return MethodResult(grads.abs() if abs else grads, output=output)
 
 
 def input_x_gradient(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -63,22 +61,18 @@ def input_x_gradient(
     Shrikumar, Greenside, Shcherbina, Kundaje (2016). Not just a black box: learning important
     features through propagating activation differences. arXiv:1605.01713.
     """
-    _, grads = gradients(model, x, target, batch_size, progress)
-    return MethodResult(x * grads)
+    _, grads, output = gradients(model, x, target, batch_size, progress)
+    return MethodResult(x * grads, output=output)
 
 
-def noise_draws(
-    seed: int | None, n_samples: int, shape: tuple[int, ...]
-) -> tuple[torch.Tensor, int]:
-    """Standard normal draws ``(n_samples, *shape)`` from ``seed`` (a fresh seed when None)."""
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
+def noise_draws(seed: int, n_samples: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """Standard normal draws ``(n_samples, *shape)`` from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn((n_samples, *shape), generator=generator), seed
+    return torch.randn((n_samples, *shape), generator=generator)
 
 
 def smoothgrad(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -121,7 +115,8 @@ def smoothgrad(
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     check_bool(abs, "abs")
     n = x.shape[0]
-    draws, seed = noise_draws(seed, n_samples, tuple(x.shape[1:]))
+    seed = resolve_seed(seed)
+    draws = noise_draws(seed, n_samples, tuple(x.shape[1:]))
     flat = x.reshape(n, -1)
     std = noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)
     total = torch.zeros_like(x)
@@ -131,7 +126,7 @@ def smoothgrad(
         rows = torch.arange(start, stop)
         case, sample = rows // n_samples, rows % n_samples
         noisy = x[case] + std[case, None, None] * draws[sample]
-        _, grads = model.gradient(noisy, target.take(case))
+        grads = model.gradient(noisy, target.take(case)).grad
         grads = grads.cpu()
         total.index_add_(0, case, grads.abs() if abs else grads)
         progress.advance(stop - start)

@@ -10,14 +10,19 @@ import torch
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_choice, check_float, check_int
-from chronolens.methods._common import baseline_series, selected_scores
+from chronolens.baselines import describe, replacement
+from chronolens.methods._common import selected_scores
 from chronolens.methods._quadrature import RULES, quadrature
 from chronolens.methods._result import MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
+
+#: Baselines of the integration path (noise would need a seed, local means an interval).
+BASELINES = ("zeros", "mean", "blur")
 
 
 def _path_integral(
-    model: Any,
+    model: Model,
     base: torch.Tensor,
     difference: torch.Tensor,
     target: Target,
@@ -39,14 +44,14 @@ def _path_integral(
         local, step = rows // n_steps, rows % n_steps
         case = cases[local]
         points = base[case] + alphas[step, None, None] * difference[case]
-        _, grads = model.gradient(points, target.take(case))
+        grads = model.gradient(points, target.take(case)).grad
         total.index_add_(0, local, weights[step, None, None] * grads.cpu())
         progress.advance(stop - start)
     return total
 
 
 def integrated_gradients(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -74,7 +79,7 @@ def integrated_gradients(
 
     Parameters
     ----------
-    baseline : {"zeros", "mean"}, float or array, default="zeros"
+    baseline : {"zeros", "mean", "blur"}, float or array, default="zeros"
         The reference series: all zeros, each case's per-channel mean over time, a constant, or
         an array of shape (n_channels, n_timepoints) or (n_cases, n_channels, n_timepoints) in
         the layout of ``x``.
@@ -97,7 +102,8 @@ def integrated_gradients(
     if tolerance is not None:
         tolerance = check_float(tolerance, "tolerance", minimum=0.0, strict_minimum=True)
     max_steps = check_int(max_steps, "max_steps", minimum=n_steps)
-    base = baseline_series(baseline, x)
+    base = replacement(baseline, x, allowed=BASELINES)
+    assert base is not None
     difference = x - base
     n = x.shape[0]
     everyone = torch.arange(n)
@@ -147,6 +153,6 @@ def integrated_gradients(
     delta = attributions.sum(dim=(1, 2)) - score_change
     return MethodResult(
         attributions,
-        extras={"baseline": baseline if isinstance(baseline, str) else "array"},
+        extras={"baseline": describe(baseline)},
         case_extras={"convergence_delta": delta, "baseline": base, "n_steps_used": steps_used},
     )

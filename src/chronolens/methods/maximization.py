@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from chronolens._validation import check_float, check_int, check_seed
+from chronolens._validation import check_float, check_int, resolve_seed
+from chronolens.models.base import Model
+from chronolens.targets import Target
 
 
 @dataclass(frozen=True)
@@ -84,47 +86,39 @@ class Prototypes:
         return fig
 
 
-def _objective_fn(adapted: Any, target: Any, n_channels: int, n_timepoints: int) -> Any:
-    """Return ``f(x) -> (rows,)``: a class score, or the mean activation of one filter."""
+class _Objective(NamedTuple):
+    """What is maximized: ``target`` selects one value per row from ``layer``'s activation
+    (or from the model output when ``layer`` is None).
+    """
+
+    target: Target
+    layer: str | None
+
+
+def _objective(adapted: Model, target: Any, n_channels: int, n_timepoints: int) -> _Objective:
+    """The objective for a class index or a ``(layer, filter)`` pair, checked on a zero series."""
+    zeros = torch.zeros(1, n_channels, n_timepoints)
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         index = int(target)
-
-        def class_score(x: torch.Tensor) -> torch.Tensor:
-            out = adapted.module(x)
-            if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                raise ValueError("A class target needs a model that outputs (n, n_classes).")
-            if not 0 <= index < out.shape[1]:
-                raise ValueError(
-                    f"`target` {index} is out of range: the model outputs {out.shape[1]} class "
-                    f"scores, so targets must be in 0..{out.shape[1] - 1}."
-                )
-            return out[:, index]
-
-        return class_score
+        out = adapted.scores(zeros)
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            raise ValueError("A class target needs a model that outputs (n, n_classes).")
+        if not 0 <= index < out.shape[1]:
+            raise ValueError(
+                f"`target` {index} is out of range: the model outputs {out.shape[1]} class "
+                f"scores, so targets must be in 0..{out.shape[1] - 1}."
+            )
+        return _Objective(Target(fn=lambda scores: scores[:, index]), None)
     if isinstance(target, tuple) and len(target) == 2:
         layer, filt = target
         name = adapted.resolve_layer(layer, n_channels, n_timepoints)
-        module = adapted._named[name]
         filt = check_int(filt, "filter", minimum=0)
-
-        def filter_mean(x: torch.Tensor) -> torch.Tensor:
-            captured: dict[str, torch.Tensor] = {}
-            handle = module.register_forward_hook(
-                lambda _m, _i, out: captured.__setitem__("a", out)
+        n_filters = adapted.layer_output(zeros, name).shape[1]
+        if filt >= n_filters:
+            raise ValueError(
+                f"Layer {name!r} has {n_filters} filters; `filter` {filt} is out of range."
             )
-            try:
-                adapted.module(x)
-            finally:
-                handle.remove()
-            activation = captured["a"]
-            if filt >= activation.shape[1]:
-                raise ValueError(
-                    f"Layer {name!r} has {activation.shape[1]} filters; `filter` {filt} is out of "
-                    "range."
-                )
-            return activation[:, filt].mean(dim=-1)
-
-        return filter_mean
+        return _Objective(Target(fn=lambda activation: activation[:, filt].mean(dim=-1)), name)
     raise TypeError(
         f"`target` must be a class index (int) or a (layer, filter) tuple; got {target!r}."
     )
@@ -246,11 +240,11 @@ def maximize(
     from chronolens.models import adapt
 
     adapted = adapt(model)
-    if not hasattr(adapted, "module"):
-        raise TypeError("maximize() needs a differentiable PyTorch model.")
-    seed = check_seed(seed)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
+    if not adapted.differentiable:
+        raise TypeError(
+            "maximize() needs gradients: pass a PyTorch or Keras model, not a black box."
+        )
+    seed = resolve_seed(seed)
     n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     lr = check_float(lr, "lr", minimum=0.0, strict_minimum=True)
@@ -259,7 +253,6 @@ def maximize(
     )
     cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
     c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints)
-    objective_fn = _objective_fn(adapted, target, c, t)
 
     if ref is not None:
         mean = ref.mean(axis=(0, 2))
@@ -291,14 +284,18 @@ def maximize(
     # Adam (Kingma and Ba, 2015) written out: torch.optim's first use imports the compiler stack.
     first_moment, second_moment = torch.zeros_like(z), torch.zeros_like(z)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    with adapted.session(), torch.inference_mode(False), torch.enable_grad():
+    with adapted.session():
+        objective = _objective(adapted, target, c, t)
         for step in range(n_steps):
-            z = z.detach().requires_grad_(True)
-            x = (mean_t + std_t * z).to(adapted.device, adapted.dtype)
-            value = objective_fn(x).float().cpu()
-            total = value - _penalties(z, l2, tv, lowpass, cutoff)
-            trace[:, step] = total.detach().numpy()
-            (grad,) = torch.autograd.grad(-total.sum(), z)
+            value, grad_x, _ = adapted.gradient(
+                mean_t + std_t * z, objective.target, objective.layer
+            )
+            with torch.enable_grad():  # the priors' gradient, in z
+                leaf = z.detach().requires_grad_(True)
+                penalty = _penalties(leaf, l2, tv, lowpass, cutoff)
+                (grad_penalty,) = torch.autograd.grad(penalty.sum(), leaf)
+            trace[:, step] = (value.cpu() - penalty.detach()).numpy()
+            grad = grad_penalty - std_t * grad_x.cpu()  # gradient of -(value - penalty)
             with torch.no_grad():
                 first_moment = beta1 * first_moment + (1 - beta1) * grad
                 second_moment = beta2 * second_moment + (1 - beta2) * grad.pow(2)
@@ -307,12 +304,12 @@ def maximize(
                 z = z - lr * m_hat / (v_hat.sqrt() + eps)
                 if low_t is not None:
                     z = torch.clamp(z, (low_t - mean_t) / std_t, (high_t - mean_t) / std_t)
-        with torch.no_grad():
-            final = (mean_t + std_t * z.detach()).to(adapted.device, adapted.dtype)
-            value = objective_fn(final).float().cpu()
-            out = adapted.module(final)
-            objective = value - _penalties(z.detach(), l2, tv, lowpass, cutoff)
-    order = torch.argsort(objective, descending=True).numpy()
+        final = mean_t + std_t * z.detach()
+        value, _, _ = adapted.gradient(final, objective.target, objective.layer)
+        value = value.cpu()
+        out = adapted.scores(final)
+        total = value - _penalties(z.detach(), l2, tv, lowpass, cutoff)
+    order = torch.argsort(total, descending=True).numpy()
     prototypes = final.float().cpu().numpy()[order]
     predicted = None
     if isinstance(out, torch.Tensor) and out.ndim == 2 and not isinstance(target, tuple):

@@ -7,15 +7,17 @@ from typing import Any
 import torch
 
 from chronolens._progress import SILENT, Progress
-from chronolens._validation import check_choice
-from chronolens.methods._perturbation import replacement_series, score_drops
+from chronolens._validation import check_choice, resolve_seed
+from chronolens.baselines import replacement
+from chronolens.methods._perturbation import score_drops
 from chronolens.methods._result import MethodResult
 from chronolens.methods._segments import CHANNEL_MODES, sliding_windows
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
 def occlusion(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -64,8 +66,8 @@ def occlusion(
     check_choice(channels, "channels", CHANNEL_MODES)
     _, n_channels, n_timepoints = x.shape
     windows = sliding_windows(n_channels, n_timepoints, window, stride, channels)
-    replacement = replacement_series(baseline, x, seed)
-    drops, _, path = score_drops(model, x, target, windows, replacement, batch_size, progress)
+    values = replacement(baseline, x, seed=resolve_seed(seed))
+    drops, _, path = score_drops(model, x, target, windows, values, batch_size, progress)
     attributions = windows.spread(drops, n_channels, n_timepoints, average=True)
     if channels == "all":
         attributions = attributions[:, :1]

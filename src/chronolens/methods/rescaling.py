@@ -13,72 +13,17 @@ chunks, so the base method's own batching applies.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-import numpy as np
 import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_float, check_int
-from chronolens.methods._common import baseline_series
-from chronolens.methods._result import MethodResult
+from chronolens.baselines import replacement
+from chronolens.methods._result import BoundCall, MethodResult
+from chronolens.models.base import Model
 from chronolens.targets import Target
-
-_RESERVED = ("model", "x", "target", "batch_size", "progress", "seed", "layer")
-
-
-def _base_call(
-    model: Any,
-    base: str,
-    base_params: dict[str, Any] | None,
-    seed: int | None,
-    n_channels: int,
-    n_timepoints: int,
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Return the base method's function, its keyword arguments and extras to record."""
-    from chronolens.registry import get_method
-
-    if not isinstance(base, str):
-        raise TypeError(f"`base` must be a registered method name (str); got {base!r}.")
-    if base == "tsr":
-        raise ValueError("`base` cannot be 'tsr' itself; choose e.g. 'integrated_gradients'.")
-    spec = get_method(base)
-    if base_params is None:
-        base_params = {}
-    if not isinstance(base_params, dict):
-        raise TypeError(
-            f"`base_params` must be a dict of the base method's parameters; got "
-            f"{type(base_params).__name__}."
-        )
-    params = dict(base_params)
-    if (spec.needs_gradients or spec.needs_layer) and not model.differentiable:
-        raise ValueError(
-            f"The base method {base!r} needs gradients or layer activations, which this model "
-            "does not expose; choose a model-agnostic base method."
-        )
-    accepted = [p for p in inspect.signature(spec.fn).parameters if p not in _RESERVED]
-    unknown = [p for p in params if p not in accepted and p != "layer"]
-    if unknown:
-        raise TypeError(
-            f"`base_params` {unknown} are not parameters of {base!r}; it accepts: "
-            f"{', '.join(accepted) or 'none'}."
-        )
-    extras: dict[str, Any] = {"base": base}
-    layer = params.pop("layer", None)
-    if spec.needs_layer:
-        chosen = layer if layer is not None else model.default_cam_layer(n_channels, n_timepoints)
-        params["layer"] = model.resolve_layer(chosen, n_channels, n_timepoints)
-        extras["layer"] = params["layer"]
-    elif layer is not None:
-        raise TypeError(f"The base method {base!r} does not read a layer.")
-    if spec.randomized:
-        if seed is None:
-            seed = int(np.random.default_rng().integers(2**31))
-        params["seed"] = seed
-        extras["seed"] = seed
-    return spec.fn, params, extras
 
 
 def _min_max(values: torch.Tensor) -> torch.Tensor:
@@ -89,17 +34,16 @@ def _min_max(values: torch.Tensor) -> torch.Tensor:
 
 
 def tsr(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
-    base: str = "saliency",
+    base: BoundCall | str = "saliency",
     base_params: dict[str, Any] | None = None,
     threshold: float = 0.55,
     low_feature_relevance: float = 0.1,
     window: int = 1,
     baseline: Any = "mean",
-    seed: int | None = None,
     batch_size: int = 256,
     progress: Progress = SILENT,
 ) -> MethodResult:
@@ -120,6 +64,8 @@ def tsr(
     ----------
     base : str, default="saliency"
         The registered method to rescale, e.g. "integrated_gradients" (any method except "tsr").
+        ``explain()`` binds it to the model (it receives the bound method), so ``tsr`` works
+        wherever its base method works.
     base_params : dict, optional
         Parameters of the base method, e.g. ``{"n_steps": 16}``; ``{"layer": ...}`` for a CAM
         base (default: its default layer).
@@ -133,8 +79,6 @@ def tsr(
     baseline : {"mean", "zeros"}, float or array, default="mean"
         The value a masked point takes: each channel's mean over time, zero, a constant, or an
         array of the shape of the series. (The paper's code uses the series' first value.)
-    seed : int, optional
-        Passed to a randomised base method (SmoothGrad); ignored by deterministic ones.
 
     Notes
     -----
@@ -149,14 +93,24 @@ def tsr(
     low_feature_relevance = check_float(low_feature_relevance, "low_feature_relevance")
     n, n_channels, n_timepoints = x.shape
     window = check_int(window, "window", minimum=1, maximum=n_timepoints)
-    fn, params, extras = _base_call(model, base, base_params, seed, n_channels, n_timepoints)
-    fill = baseline_series(baseline, x)
+    if isinstance(base, str):
+        raise TypeError(
+            "tsr runs a bound base method: call it through chronolens.explain(model, x, 'tsr', "
+            f"base={base!r}), which binds the base method to the model."
+        )
+    extras: dict[str, Any] = {"base": base.name}
+    if base.layer is not None:
+        extras["layer"] = base.layer
+    if base.randomized:
+        extras["seed"] = base.seed
+    fill = replacement(baseline, x, allowed=("mean", "zeros", "blur"))
+    assert fill is not None
     starts = torch.arange(0, n_timepoints, window)
     n_windows = len(starts)
     owner = torch.div(torch.arange(n_timepoints), window, rounding_mode="floor")
 
     def run(rows_x: torch.Tensor, rows_target: Target) -> torch.Tensor:
-        result = fn(model, rows_x, rows_target, batch_size=batch_size, progress=SILENT, **params)
+        result = base(rows_x, rows_target, batch_size=batch_size, progress=SILENT)
         return result.attributions.detach().cpu().float()
 
     progress.start(n * (1 + n_windows))

@@ -10,17 +10,18 @@ import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
-from chronolens._validation import check_choice, check_int
-from chronolens.methods._perturbation import replacement_series
+from chronolens._validation import check_choice, check_int, resolve_seed
+from chronolens.baselines import replacement, window_means
 from chronolens.methods._result import MethodResult
 from chronolens.methods._segments import CHANNEL_MODES, equal_segments
+from chronolens.models.base import Model
 from chronolens.targets import Target
 
 EXACT_PLAYERS = 12
 
 
 def _coalition_values(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     base: torch.Tensor,
     target: Target,
@@ -101,7 +102,7 @@ def _kernel_shap(
 
 
 def shapley(
-    model: Any,
+    model: Model,
     x: torch.Tensor,
     target: Target,
     *,
@@ -146,14 +147,13 @@ def shapley(
     _, n_channels, n_timepoints = x.shape
     players = equal_segments(n_channels, n_timepoints, n_segments, channels)
     masks = torch.from_numpy(players.masks(n_channels, n_timepoints))
-    replacement = replacement_series(baseline, x, seed)
-    if replacement is None:  # each segment's own mean, per channel
-        replacement = torch.zeros_like(x)
-        for start, stop in zip(players.start, players.stop):
-            replacement[:, :, start:stop] = x[:, :, start:stop].mean(dim=-1, keepdim=True)
+    seed = resolve_seed(seed)  # first: the noise baseline and the coalitions share it
+    values = replacement(baseline, x, seed=seed)
+    if values is None:  # "local_mean": each segment's own mean, per channel
+        lengths = players.stop[:n_segments] - players.start[:n_segments]
+        owner = np.repeat(np.arange(len(lengths)), lengths)
+        values = window_means(x, owner)
     n_players = len(players)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
     exact = n_players <= EXACT_PLAYERS
     if exact:
         index = np.arange(2**n_players)
@@ -164,7 +164,7 @@ def shapley(
         ends[1] = True
         coalitions = np.concatenate([ends, coalitions])
     values = _coalition_values(
-        model, x, replacement, target, torch.from_numpy(coalitions), masks, batch_size, progress
+        model, x, values, target, torch.from_numpy(coalitions), masks, batch_size, progress
     )
     if exact:
         phi = _exact(values, n_players)

@@ -137,9 +137,8 @@ def evaluate(
         sanity_target = np.asarray(target)[:sanity_cases]
     rows = []
     for spec in specs:
-        extra = {"seed": seed} if spec.randomized else {}
         start = time.perf_counter()
-        exp = explain(model, series, spec.name, target=target, progress=False, **extra)
+        exp = explain(model, series, spec.name, target=target, progress=False, seed=seed)
         seconds = (time.perf_counter() - start) / len(series)
         curve_args = {"baseline": baseline, "granularity": granularity, "n_steps": n_steps}
         deleted = deletion(model, exp, seed=seed, target=target, **curve_args)

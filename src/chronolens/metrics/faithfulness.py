@@ -29,7 +29,7 @@ import torch
 from chronolens._batching import chunks, resolve_batch_size
 from chronolens._validation import check_batch_size, check_bool, check_choice, check_int
 from chronolens.explanation import Explanation
-from chronolens.metrics._perturb import check_baseline, replacement
+from chronolens import baselines
 from chronolens.models import adapt
 from chronolens.targets import Target, TargetLike, resolve_target
 
@@ -145,6 +145,23 @@ def _resolve(adapter: Any, explanation: Explanation, target: TargetLike, batch_s
     return resolve_target(target, torch.cat(parts))
 
 
+def _replacement(
+    x: np.ndarray, baseline: Any, window: int, windows: np.ndarray, granularity: str, seed: int
+) -> np.ndarray:
+    """The values removed points take: see :mod:`chronolens.baselines`.
+
+    For window granularity, ``"local_mean"`` is each window's own mean; for points, the centred
+    moving average over ``window`` points. ``"blur"`` smooths with sigma ``window / 2``.
+    """
+    series = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if isinstance(baseline, str) and baseline == "local_mean" and granularity == "window":
+        values = baselines.window_means(series, windows)
+    else:
+        values = baselines.replacement(baseline, series, seed=seed, window=window)
+    assert values is not None
+    return values.numpy()
+
+
 def _curve(
     kind: str,
     model: Any,
@@ -166,7 +183,13 @@ def _curve(
         )
     x = explanation.x
     n, c, t = x.shape
-    baseline = check_baseline(baseline, x.shape)
+    baseline = baselines.check_baseline(baseline)
+    if isinstance(baseline, np.ndarray) and baseline.shape != x.shape:
+        raise ValueError(
+            f"An array `baseline` must have the shape of the explained series {x.shape}; got "
+            f"{baseline.shape}. Pass one of {', '.join(repr(b) for b in baselines.NAMES)} or a "
+            "number instead."
+        )
     check_choice(granularity, "granularity", GRANULARITIES)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     window = max(1, t // 20) if window is None else check_int(window, "window", minimum=1)
@@ -186,9 +209,7 @@ def _curve(
     n_features = values.shape[1] * n_windows
     fractions = np.linspace(0.0, 1.0, n_steps + 1)
     counts = np.rint(fractions * n_features).astype(np.int64)
-    replaced_values = replacement(
-        x, baseline, window=window, windows=windows if granularity == "window" else None, rng=rng
-    )
+    replaced_values = _replacement(x, baseline, window, windows, granularity, seed)
 
     adapter = adapt(model)
     curves = []
@@ -221,11 +242,7 @@ def _curve(
                 selected = torch.cat(values_out).detach().cpu().double().numpy()
                 scores[start:stop] = selected.reshape(stop - start, n_steps + 1)
             curves.append(scores)
-    label = (
-        baseline
-        if isinstance(baseline, str)
-        else ("constant" if isinstance(baseline, float) else "array")
-    )
+    label = baselines.describe(baseline)
     return PerturbationCurve(
         kind=kind,
         fractions=fractions,

@@ -202,10 +202,9 @@ def _explainer(method: Any, seed: int, params: dict[str, Any]) -> Callable[..., 
     from chronolens.registry import get_method
 
     spec = get_method(method)
-    extra = {"seed": seed} if spec.randomized else {}
 
     def run(model: nn.Module, x: np.ndarray, target: TargetLike) -> Any:
-        result = explain(model, x, method, target=target, progress=False, **extra, **params)
+        result = explain(model, x, method, target=target, progress=False, seed=seed, **params)
         return result.attributions.astype(np.float64), result.target
 
     run.__name__ = spec.name

@@ -68,8 +68,10 @@ def score_seed(output: torch.Tensor, select: Seed) -> tuple[torch.Tensor, torch.
 
 def tensorflow_vjp(
     call: Callable[[Any], Any], x: torch.Tensor, select: Seed, with_activation: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Scores, activation and gradient (w.r.t. the activation, else the input) via GradientTape.
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, Any]:
+    """Scores, activation, gradient (w.r.t. the activation, else the input) and raw output.
+
+    Computed with ``tf.GradientTape``.
 
     ``call`` maps the model-layout input to the output, or to ``(activation, output)`` when
     ``with_activation``.
@@ -80,7 +82,8 @@ def tensorflow_vjp(
         tape.watch(inputs)
         result = call(inputs)
         activation, output = result if with_activation else (None, result)
-    selected, seed = score_seed(to_torch(output, "tensorflow"), select)
+    raw = to_torch(output, "tensorflow")
+    selected, seed = score_seed(raw, select)
     source = activation if with_activation else inputs
     grad = tape.gradient(output, source, output_gradients=to_backend(seed, "tensorflow"))
     if grad is None:
@@ -89,7 +92,8 @@ def tensorflow_vjp(
             "so TensorFlow returned no gradient. Use a perturbation method instead."
         )
     act = None if activation is None else to_torch(activation, "tensorflow").float()
-    return selected, act, to_torch(grad, "tensorflow").float()
+    raw = raw.detach().float() if isinstance(raw, torch.Tensor) else raw
+    return selected, act, to_torch(grad, "tensorflow").float(), raw
 
 
 def jax_vjp(

@@ -8,12 +8,15 @@ a clear error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
+
+from chronolens.models.base import CapabilityError, Gradient, LayerGradient
+from chronolens.targets import Target
 
 
 class ModelOutputError(ValueError):
@@ -35,6 +38,7 @@ class BlackBoxModel:
     """
 
     differentiable = False
+    reads_layers = False
     device = torch.device("cpu")
 
     def __init__(self, model: Any, *, flatten: bool | None = None) -> None:
@@ -91,3 +95,60 @@ class BlackBoxModel:
         """Input channels the model was fitted on, when it records them."""
         channels = getattr(self.model, "n_channels_", None)
         return int(channels) if isinstance(channels, (int, np.integer)) else None
+
+    # ------------------------------------------------------------------ what a black box lacks
+    def _refuse(self, what: str) -> NoReturn:
+        raise CapabilityError(
+            f"{self.name} is explained through its predictions only, so {what} cannot be read. "
+            "Use a model-agnostic method (occlusion, feature_ablation, shapley, or tsr with "
+            "base='occlusion'; see chronolens.methods(family='perturbation')), or pass the "
+            "PyTorch / Keras model itself."
+        )
+
+    def gradient(self, x: torch.Tensor, target: Target, layer: str | None = None) -> Gradient:
+        """Refused: a black box has no gradients."""
+        self._refuse("gradients")
+
+    def layer_gradient(
+        self, x: torch.Tensor, target: Target, layer: str, *, head_only: bool = False
+    ) -> LayerGradient:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def layer_output(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def layers(self) -> list[str]:
+        """A black box has no readable layers."""
+        return []
+
+    def resolve_layer(
+        self, layer: object, n_channels: int, n_timepoints: int, rank: int = 3
+    ) -> str:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def default_cam_layer(self, n_channels: int, n_timepoints: int, rank: int = 3) -> str:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def layer_centers(self, layer: str, n_channels: int, n_timepoints: int) -> np.ndarray | None:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
+    def row_bytes(self, n_channels: int, n_timepoints: int) -> tuple[int, int] | None:
+        """Unknown: batching uses a fixed number of rows."""
+        return None
+
+    def sequential_view(self) -> torch.nn.Sequential | None:
+        """None: perturbed series are scored in full."""
+        return None
+
+    def cache_identity(self) -> tuple[object, Hashable] | None:
+        """None: a black box has no structural facts to cache."""
+        return None

@@ -8,7 +8,7 @@ Gradients are taken with :func:`torch.autograd.grad`, so no parameter's ``.grad`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,14 +18,13 @@ from torch import nn
 
 from chronolens._validation import suggestion
 from chronolens.models._geometry import sequential_centers
+from chronolens.models._hooks import StopForward, capture, record_outputs
+from chronolens.models.base import Gradient, LayerGradient
 from chronolens.targets import Target
 
 
-class _StopForward(Exception):
-    """Raised by a hook to end a forward pass once the wanted activation is captured."""
-
-
-def _first_float(module: nn.Module) -> torch.Tensor | None:
+def first_float(module: nn.Module) -> torch.Tensor | None:
+    """The module's first floating-point parameter or buffer (its device and dtype)."""
     for tensor in [*module.parameters(), *module.buffers()]:
         if tensor.is_floating_point():
             return tensor
@@ -45,6 +44,10 @@ class TorchModel:
     -----
     The model is explained in eval mode (batch-norm running statistics, no dropout) whatever
     mode it is in; its own mode is restored afterwards.
+
+    Subclasses adapt other frameworks whose models are torch modules (Keras 3 on the torch
+    backend) by overriding the few layout and naming points: :meth:`_to_model`,
+    :meth:`_from_model`, :meth:`_forward`, :meth:`_named_layers` and :meth:`_eval_modules`.
     """
 
     differentiable = True
@@ -53,17 +56,38 @@ class TorchModel:
         if not isinstance(module, nn.Module):
             raise TypeError(f"TorchModel needs a torch.nn.Module; got {type(module).__name__}.")
         self.module = module
-        reference = _first_float(module)
+        reference = first_float(module)
         self.device = reference.device if reference is not None else torch.device("cpu")
         self.dtype = reference.dtype if reference is not None else torch.float32
         self._depth = 0
-        self._named = dict(module.named_modules())
+        self._named = self._named_layers()
         self.scripted = isinstance(module, torch.jit.ScriptModule)
+        self.reads_layers = not self.scripted
         self._table_cache: dict[tuple[int, int], list[tuple[str, Any]]] = {}
         self._bytes_cache: dict[tuple[int, int], tuple[int, int]] = {}
 
     def __repr__(self) -> str:
-        return f"TorchModel({type(self.module).__name__})"
+        return f"{type(self).__name__}({type(self.module).__name__})"
+
+    # ------------------------------------------------------------------ override points
+    def _named_layers(self) -> dict[str, nn.Module]:
+        """Layers by the names users pass as ``layer`` (``named_modules()``, root excluded)."""
+        return {name: m for name, m in self.module.named_modules() if name}
+
+    def _eval_modules(self) -> list[nn.Module]:
+        """Modules whose ``training`` flag is switched off during a session."""
+        return list(self.module.modules())
+
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Series in the chronolens layout -> the model's own input."""
+        return x.detach().to(device=self.device, dtype=self.dtype)
+
+    def _from_model(self, value: torch.Tensor) -> torch.Tensor:
+        """An activation or input gradient in the model's layout -> the chronolens layout."""
+        return value.float()
+
+    def _forward(self, inputs: torch.Tensor) -> Any:
+        return self.module(inputs)
 
     # ------------------------------------------------------------------ state
     @contextmanager
@@ -76,7 +100,7 @@ class TorchModel:
             finally:
                 self._depth -= 1
             return
-        modules = list(self.module.modules())
+        modules = self._eval_modules()
         training = [m.training for m in modules]
         parameters = list(self.module.parameters())
         requires_grad = [p.requires_grad for p in parameters]
@@ -94,26 +118,48 @@ class TorchModel:
                 p.requires_grad_(flag)
             self._depth = 0
 
-    def _input(self, x: torch.Tensor) -> torch.Tensor:
-        return x.detach().to(device=self.device, dtype=self.dtype)
-
     # ------------------------------------------------------------------ calls
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
+    def scores(self, x: torch.Tensor) -> Any:
         """Return the model output for ``x`` (no graph)."""
         with self.session(), torch.inference_mode():
-            out = self.module(self._input(x))
-        if isinstance(out, torch.Tensor):
-            return out.float()
-        return out
+            out = self._forward(self._to_model(x))
+        return out.float() if isinstance(out, torch.Tensor) else out
 
-    def gradient(self, x: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the target score of each row and its gradient with respect to ``x``."""
+    def gradient(self, x: torch.Tensor, target: Target, layer: str | None = None) -> Gradient:
+        """Return the target score of each row, its gradient w.r.t. ``x`` and the raw output.
+
+        With ``layer``, the target selects from the layer's activation and the forward pass
+        stops there (``output`` is None).
+        """
+        if layer is not None:
+            return self._layer_input_gradient(x, target, layer)
         with self.session(), torch.inference_mode(False), torch.enable_grad():
-            inputs = self._input(x).requires_grad_(True)
-            selected = target.select(self.module(inputs))
+            inputs = self._to_model(x).requires_grad_(True)
+            output = self._forward(inputs)
+            selected = target.select(output)
             _check_differentiable(selected)
             (grad,) = torch.autograd.grad(selected.sum(), inputs)
-        return selected.detach().float(), grad.float()
+        return Gradient(selected.detach().float(), self._from_model(grad), _detached(output))
+
+    def _layer_input_gradient(self, x: torch.Tensor, target: Target, layer: str) -> Gradient:
+        module = self._layer(layer)
+        with (
+            capture(module, layer, keep_graph=False) as captured,
+            self.session(),
+            torch.inference_mode(False),
+            torch.enable_grad(),
+        ):
+            inputs = self._to_model(x).requires_grad_(True)
+            try:
+                self._forward(inputs)
+            except StopForward:
+                pass
+            if "raw" not in captured:
+                raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
+            selected = target.select(self._from_model(captured["raw"]))
+            _check_differentiable(selected)
+            (grad,) = torch.autograd.grad(selected.sum(), inputs)
+        return Gradient(selected.detach().float(), self._from_model(grad), None)
 
     def _require_hooks(self) -> None:
         if self.scripted:
@@ -123,88 +169,65 @@ class TorchModel:
                 "(a .pt2 archive) instead, or use a gradient or perturbation method."
             )
 
-    def _hooked(
-        self, layer: str, keep_graph: bool, leaf: bool = False
-    ) -> tuple[Any, dict[str, Any]]:
+    def _layer(self, layer: str) -> nn.Module:
         self._require_hooks()
-        captured: dict[str, Any] = {}
-
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
-            if "activation" in captured:
-                raise ValueError(
-                    f"Layer {layer!r} runs more than once per forward pass (a shared module), so "
-                    "its activation is ambiguous. Choose a layer that runs once."
-                )
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(
-                    f"Layer {layer!r} returns {type(output).__name__}, not a tensor; choose a "
-                    "layer whose output is a (n, filters, time) tensor."
-                )
-            if leaf:  # the graph starts here
-                output = output.detach().requires_grad_(True)
-            captured["activation"] = output
-            if not keep_graph:
-                raise _StopForward
-            # Hand a copy downstream: a later in-place op cannot alter the captured activation.
-            return output.clone()
-
-        handle = self._named[layer].register_forward_hook(hook)
-        return handle, captured
+        return self._named[layer]
 
     def layer_gradient(
         self, x: torch.Tensor, target: Target, layer: str, *, head_only: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return target scores, the activation of ``layer`` and the gradient with respect to it.
+    ) -> LayerGradient:
+        """Return target scores, the activation of ``layer``, its gradient and the raw output.
 
         ``head_only=True`` records the autograd graph from the layer on only (the layers before
         it run without one), which is all this gradient needs: less memory and time.
         """
-        handle, captured = self._hooked(layer, keep_graph=True, leaf=head_only)
-        try:
-            with self.session(), torch.inference_mode(False), torch.enable_grad():
-                inputs = self._input(x).requires_grad_(not head_only)
-                selected = target.select(self.module(inputs))
-                _check_differentiable(selected)
-                activation = captured["activation"]
-                (grad,) = torch.autograd.grad(selected.sum(), activation)
-        finally:
-            handle.remove()
-        return selected.detach().float(), activation.detach().float(), grad.float()
+        module = self._layer(layer)
+        with (
+            capture(module, layer, keep_graph=True, leaf=head_only) as captured,
+            self.session(),
+            torch.inference_mode(False),
+            torch.enable_grad(),
+        ):
+            inputs = self._to_model(x).requires_grad_(not head_only)
+            output = self._forward(inputs)
+            selected = target.select(output)
+            _check_differentiable(selected)
+            if "raw" not in captured:
+                raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
+            raw = captured["raw"]
+            (grad,) = torch.autograd.grad(selected.sum(), raw)
+        return LayerGradient(
+            selected.detach().float(),
+            self._from_model(raw.detach()),
+            self._from_model(grad),
+            _detached(output),
+        )
 
     def layer_output(self, x: torch.Tensor, layer: str) -> torch.Tensor:
         """Return the activation of ``layer`` for ``x``; the forward pass stops at the layer."""
-        handle, captured = self._hooked(layer, keep_graph=False)
-        try:
-            with self.session(), torch.no_grad():
+        module = self._layer(layer)
+        with capture(module, layer, keep_graph=False) as captured, self.session():
+            with torch.no_grad():
                 try:
-                    self.module(self._input(x))
-                except _StopForward:
+                    self._forward(self._to_model(x))
+                except StopForward:
                     pass
-        finally:
-            handle.remove()
-        if "activation" not in captured:
+        if "raw" not in captured:
             raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
-        return captured["activation"].detach().float()
+        return self._from_model(captured["raw"].detach())
 
     def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
-        """Run ``x`` once and return ``(name, output)`` of every submodule, in completion order."""
+        """Run ``x`` once and return ``(name, output)`` of every layer, in completion order.
+
+        Tensor outputs are in the chronolens layout.
+        """
         self._require_hooks()
-        outputs: list[tuple[str, Any]] = []
-        handles = []
-        try:
-            for name, module in self._named.items():
-                if name:
-                    handles.append(
-                        module.register_forward_hook(
-                            lambda _m, _i, out, name=name: outputs.append((name, out))
-                        )
-                    )
-            with self.session(), torch.no_grad():
-                self.module(self._input(x))
-        finally:
-            for handle in handles:
-                handle.remove()
-        return outputs
+        with record_outputs(self._named) as outputs, self.session(), torch.no_grad():
+            self._forward(self._to_model(x))
+        return [
+            (name, self._from_model(out) if isinstance(out, torch.Tensor) else out)
+            for name, out in outputs
+        ]
 
     def expected_channels(self) -> int | None:
         """Input channels of the first layer that declares them (for error messages)."""
@@ -214,13 +237,22 @@ class TorchModel:
                 return channels
         return None
 
+    def sequential_view(self) -> nn.Sequential | None:
+        """The module itself when it is an ``nn.Sequential`` (the incremental engine's view)."""
+        return self.module if isinstance(self.module, nn.Sequential) else None
+
+    def cache_identity(self) -> tuple[object, Hashable] | None:
+        """The module, and its structure: each layer's name, class and hyper-parameters."""
+        structure = tuple((name, repr(m)) for name, m in self._named.items() if not m._modules)
+        return self.module, (type(self.module).__qualname__, structure)
+
     # ------------------------------------------------------------------ layers
     def layers(self) -> list[str]:
-        """Names of all submodules, in definition order."""
-        return [name for name in self._named if name]
+        """Names of all layers, in definition order."""
+        return list(self._named)
 
     def _layer_table(self, n_channels: int, n_timepoints: int) -> list[tuple[str, Any]]:
-        """Run one zero series and record (name, output) of every submodule as it completes."""
+        """Run one zero series and record (name, output) of every layer as it completes."""
         key = (n_channels, n_timepoints)
         if key not in self._table_cache:
             self._table_cache[key] = self.module_outputs(torch.zeros(1, n_channels, n_timepoints))
@@ -231,7 +263,7 @@ class TorchModel:
         return [name for name, out in table if _has_time_axis(out, rank)]
 
     def default_cam_layer(self, n_channels: int, n_timepoints: int, rank: int = 3) -> str:
-        """Return the last submodule whose output still has a time axis (the deepest one).
+        """Return the last layer whose output still has a time axis (the deepest one).
 
         ``rank=4`` looks for (n, filters, rows, time) outputs (dimension-wise networks).
         """
@@ -243,14 +275,15 @@ class TorchModel:
             if _has_time_axis(out, rank):
                 # The deepest module that produced this tensor and runs once per forward pass
                 # (a shared activation module, called in several places, is ambiguous).
-                same = [n for n, o in table if o is out and calls[n] == 1]
+                same = [n for n, o in table if _same_tensor(o, out) and calls[n] == 1]
                 if same:
                     return max(same, key=lambda n: (n.count("."), -same.index(n)))
         if rank == 4:
             raise ValueError(
                 "No layer of this model outputs a (n, filters, rows, time) tensor, so it is not a "
-                "dimension-wise network and 'dcam' cannot read it. Build one with "
-                "chronolens.zoo.dcnn or zoo.dresnet, or use 'channel_grad_cam' on this model."
+                "dimension-wise network ('dcam' reads the dimension-wise PyTorch networks "
+                "chronolens.zoo.dcnn and zoo.dresnet). Train one of those, or use "
+                "'channel_grad_cam' on this model."
             )
         raise ValueError(
             "No layer of this model outputs a (n, filters, time) tensor with more than one time "
@@ -258,30 +291,34 @@ class TorchModel:
             "'integrated_gradients' instead."
         )
 
-    def resolve_layer(
-        self, layer: object, n_channels: int, n_timepoints: int, rank: int = 3
-    ) -> str:
-        """Return the name of ``layer`` and check that its output has a time axis."""
-        candidates = self._time_layers(n_channels, n_timepoints, rank)
-        if isinstance(layer, nn.Module):
-            names = [name for name, module in self._named.items() if module is layer and name]
-            if not names:
-                raise ValueError(
-                    f"`layer` {type(layer).__name__} is not a submodule of this model. Pass one of "
-                    f"its modules or a name from model.named_modules(): {_listing(candidates)}."
-                )
-            name = names[0]
-        elif isinstance(layer, str):
-            name = layer
-            if name not in self._named or not name:
+    def _name_of(self, layer: object, candidates: list[str]) -> str:
+        if isinstance(layer, str):
+            if layer not in self._named:
                 raise ValueError(
                     f"Unknown layer {layer!r}.{suggestion(layer, self.layers())} Layers with a "
                     f"time axis: {_listing(candidates)}."
                 )
-        else:
-            raise TypeError(
-                f"`layer` must be a layer name or a torch.nn.Module; got {type(layer).__name__}."
-            )
+            return layer
+        if isinstance(layer, nn.Module):
+            names = [name for name, module in self._named.items() if module is layer]
+            if not names:
+                raise ValueError(
+                    f"`layer` {type(layer).__name__} is not a submodule of this model. Pass one "
+                    f"of its layers or a layer name: {_listing(candidates)}."
+                )
+            return names[0]
+        raise TypeError(
+            f"`layer` must be a layer name or one of the model's layers; got "
+            f"{type(layer).__name__}."
+        )
+
+    def resolve_layer(
+        self, layer: object, n_channels: int, n_timepoints: int, rank: int = 3
+    ) -> str:
+        """Return the name of ``layer`` and check that its output has a time axis."""
+        self._require_hooks()
+        candidates = self._time_layers(n_channels, n_timepoints, rank)
+        name = self._name_of(layer, candidates)
         outputs = [out for n, out in self._layer_table(n_channels, n_timepoints) if n == name]
         if not outputs:
             raise ValueError(
@@ -298,17 +335,21 @@ class TorchModel:
             )
         return name
 
+    def _positions(self, layer: str, n_channels: int, n_timepoints: int) -> int | None:
+        n_positions = None
+        for name, out in self._layer_table(n_channels, n_timepoints):
+            if name == layer and isinstance(out, torch.Tensor):
+                n_positions = out.shape[-1]
+        return n_positions
+
     def layer_centers(self, layer: str, n_channels: int, n_timepoints: int) -> np.ndarray | None:
         """Receptive-field centres of ``layer``'s positions from the layers' hyper-parameters.
 
         Known when the path from the input to the layer is a chain of ``nn.Sequential`` children
         made of convolutions, pools and element-wise layers; None otherwise (then the centres are
-        measured by probing, see :mod:`chronolens.methods._receptive_field`).
+        measured by probing, see :mod:`chronolens.attribution._receptive_field`).
         """
-        n_positions = None
-        for name, out in self._layer_table(n_channels, n_timepoints):
-            if name == layer and isinstance(out, torch.Tensor):
-                n_positions = out.shape[-1]
+        n_positions = self._positions(layer, n_channels, n_timepoints)
         if n_positions is None:
             return None
         return sequential_centers(self.module, layer, n_positions)
@@ -324,10 +365,34 @@ class TorchModel:
             sizes = [
                 out.numel() * out.element_size()
                 for name, out in table
-                if isinstance(out, torch.Tensor) and not list(self._named[name].children())
+                if isinstance(out, torch.Tensor) and not self._named[name]._modules
             ]
             self._bytes_cache[key] = (sum(sizes) + row, max([*sizes, row]))
         return self._bytes_cache[key]
+
+
+def _same_tensor(a: Any, b: Any) -> bool:
+    """True when two recorded outputs are the same tensor (before any layout change)."""
+    if a is b:
+        return True
+    return (
+        isinstance(a, torch.Tensor)
+        and isinstance(b, torch.Tensor)
+        and a.shape == b.shape
+        and a.data_ptr() == b.data_ptr()
+        and a.stride() == b.stride()
+    )
+
+
+def _detached(output: Any) -> Any:
+    """The raw output with every tensor detached and as float (the structure kept)."""
+    if isinstance(output, torch.Tensor):
+        return output.detach().float()
+    if isinstance(output, (tuple, list)):
+        return type(output)(_detached(v) for v in output)
+    if isinstance(output, dict):
+        return {key: _detached(v) for key, v in output.items()}
+    return output
 
 
 def _has_time_axis(output: Any, rank: int = 3) -> bool:

@@ -24,9 +24,6 @@ __all__ = ["DEFAULT_METHODS", "report"]
 #: Methods computed when ``methods`` is not given, in this order, if registered and usable.
 DEFAULT_METHODS: tuple[str, ...] = ("grad_cam", "integrated_gradients", "saliency")
 
-#: Parameters the report passes to a method unless the user gives their own.
-_REPORT_PARAMS: dict[str, dict[str, Any]] = {"integrated_gradients": {"n_steps": 32}}
-
 
 def _check_out(out: Any) -> Path:
     if not isinstance(out, (str, os.PathLike)):
@@ -62,28 +59,15 @@ def _method_list(
     methods: Any, model: Any, have_explanations: bool
 ) -> list[tuple[str, dict[str, Any]]]:
     """``methods`` as ``(name, params)`` pairs; the usable defaults when it is None."""
-    from chronolens.models import adapt
-    from chronolens.registry import REGISTRY, get_method
+    from chronolens.registry import REGISTRY, get_method, usable_on
 
     if methods is None:
         if have_explanations:
             return []
-        adapted = adapt(model)
-        differentiable = adapted.differentiable
-        hooks = not getattr(adapted, "scripted", False)  # TorchScript: no layer activations
-        names = [
-            name
-            for name in DEFAULT_METHODS
-            if name in REGISTRY
-            and (differentiable or not REGISTRY[name].needs_gradients)
-            and (hooks or not REGISTRY[name].needs_layer)
-        ]
-        if not differentiable:
-            names = [
-                name
-                for name, spec in REGISTRY.items()
-                if not spec.needs_gradients and not spec.needs_layer
-            ][:3]
+        usable = usable_on(model)
+        names = [name for name in DEFAULT_METHODS if name in usable]
+        if not names:  # a black box: the first model-agnostic methods
+            names = [name for name in usable if not REGISTRY[name].needs_layer][:3]
         if not names:
             raise ValueError(
                 "`methods` is None and no registered method works on this model; pass "
@@ -330,9 +314,7 @@ def report(
     computed = []
     for name, params in _method_list(methods, model, bool(given)):
         spec = get_method(name)
-        merged = {**_REPORT_PARAMS.get(spec.name, {}), **params}
-        if spec.randomized:
-            merged.setdefault("seed", seed)
+        merged = {**spec.report_params, **params}
         computed.append(
             explain(
                 model,
@@ -341,6 +323,7 @@ def report(
                 batch_size=batch_size,
                 progress=progress,
                 channel_names=channel_names,
+                seed=merged.pop("seed", seed),
                 **merged,
             )
         )

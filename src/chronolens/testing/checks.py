@@ -59,7 +59,9 @@ def check_method(
 
     Checks: the attribution shape and dtype; the model and ``x`` are untouched; the result does
     not depend on ``batch_size``; a single case gives the same map as inside a batch; the
-    result is finite.
+    result is finite; for randomized methods, the seed recorded by a run with ``seed=None``
+    reproduces its map bit for bit. The method's ``test_params`` (its registry entry) are used
+    unless ``params`` overrides them.
 
     Raises
     ------
@@ -70,8 +72,8 @@ def check_method(
     from chronolens.registry import get_method
 
     spec = get_method(method)
-    if spec.randomized:
-        params.setdefault("seed", 0)
+    params = {**spec.test_params, **params}
+    params.setdefault("seed", 0)
     x_before = x.copy()
     before = model_state(model)
     full = explain(model, x, method, batch_size=len(x), **params)
@@ -94,4 +96,12 @@ def check_method(
     single = explain(model, x[1:2], method, batch_size=1, **params)
     if not np.allclose(single.attributions, full.attributions[1:2], atol=atol * scale, rtol=1e-4):
         raise AssertionError("a single case differs from the same case inside a batch")
+    fresh = explain(model, x, method, **{**params, "seed": None})
+    recorded = fresh.params.get("seed")
+    if recorded is not None:
+        again = explain(model, x, method, **{**params, "seed": recorded})
+        if not np.array_equal(again.attributions, fresh.attributions):
+            raise AssertionError(f"the recorded seed {recorded} does not reproduce the map")
+        if fresh.extras.get("seed") != recorded:
+            raise AssertionError("extras['seed'] differs from the recorded seed")
     assert_model_unchanged(model, before)
