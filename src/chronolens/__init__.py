@@ -6,51 +6,85 @@ read Explanations.
 >>> import chronolens as cl
 >>> sorted(cl.methods().names())[:3]
 ['cam', 'grad_cam', 'grad_cam_pp']
+
+Subpackages are reachable as attributes without an explicit import (``cl.metrics``,
+``cl.datasets``, ``cl.zoo``, ...) and load on first use, so ``import chronolens`` imports only
+numpy and torch.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from chronolens._explain import explain
 from chronolens.explanation import Explanation
+from chronolens.method_spec import MethodSpec
 from chronolens.models import Model, adapt
-from chronolens.registry import methods
+from chronolens.registry import methods, register, unregister, usable_on
 from chronolens.series import as_series
 
 if TYPE_CHECKING:
-    from chronolens.methods.activations import activations, top_windows
-    from chronolens.methods.maximization import maximize
-    from chronolens.plot.report import report
+    from chronolens import attribution, datasets, inspection, metrics, plot, reporting, testing, zoo
+    from chronolens.inspection import activations, maximize, top_windows
+    from chronolens.reporting import report
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Explanation",
+    "MethodSpec",
     "Model",
     "__version__",
     "activations",
     "adapt",
     "as_series",
+    "attribution",
+    "datasets",
     "explain",
+    "inspection",
     "maximize",
     "methods",
+    "metrics",
+    "plot",
+    "register",
     "report",
+    "reporting",
+    "testing",
     "top_windows",
+    "unregister",
+    "usable_on",
+    "zoo",
 ]
 
-# Names loaded on first use, so that ``import chronolens`` imports only numpy and torch.
-_LAZY = {"report": "chronolens.plot.report"}
-_LAZY.update(
-    activations="chronolens.methods.activations",
-    maximize="chronolens.methods.maximization",
-    top_windows="chronolens.methods.activations",
+# Functions loaded on first use, and the subpackages.
+_LAZY = {
+    "report": "chronolens.reporting",
+    "activations": "chronolens.inspection",
+    "maximize": "chronolens.inspection",
+    "top_windows": "chronolens.inspection",
+}
+_SUBPACKAGES = (
+    "attribution",
+    "datasets",
+    "inspection",
+    "metrics",
+    "plot",
+    "reporting",
+    "testing",
+    "zoo",
 )
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'chronolens' has no attribute {name!r}")
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"chronolens.{name}")
+    else:
+        raise AttributeError(f"module 'chronolens' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -18,8 +18,8 @@ import torch
 
 from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_no_extra_params, resolve_seed
+from chronolens.attribution._result import MethodResult
 from chronolens.method_spec import MethodSpec
-from chronolens.methods._result import MethodResult
 from chronolens.models.base import CapabilityError, Model
 from chronolens.registry import REGISTRY, get_method, missing_capability, usable_on
 from chronolens.series import as_series
@@ -88,7 +88,7 @@ class BoundMethod:
         if not isinstance(result, MethodResult):
             raise TypeError(
                 f"Method {self.name!r} returned {type(result).__name__}; a method's function "
-                "must return chronolens.methods._result.MethodResult."
+                "must return chronolens.attribution._result.MethodResult."
             )
         return result
 

@@ -1,13 +1,12 @@
 """The built-in methods: one :class:`~chronolens.method_spec.MethodSpec` entry each.
 
-Adding a method to chronolens is one function (in :mod:`chronolens.methods`) and one entry here;
+Adding a method to chronolens is one function (in :mod:`chronolens.attribution`) and one entry here;
 a method of your own is one function and one call of :func:`chronolens.register`.
 """
 
 from __future__ import annotations
 
-from chronolens.method_spec import MethodSpec
-from chronolens.methods import (
+from chronolens.attribution import (
     ablation,
     cam,
     channel_cam,
@@ -18,6 +17,7 @@ from chronolens.methods import (
     rescaling,
     shap,
 )
+from chronolens.method_spec import MethodSpec
 
 #: What every CAM-family method records.
 CAM_EXTRAS = {

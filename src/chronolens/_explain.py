@@ -12,9 +12,9 @@ from chronolens._batching import resolve_batch_size
 from chronolens._binding import BoundMethod, bind
 from chronolens._progress import Progress
 from chronolens._validation import check_batch_size, check_choice
+from chronolens.attribution._common import model_output
+from chronolens.attribution._result import MethodResult
 from chronolens.explanation import Explanation
-from chronolens.methods._common import model_output
-from chronolens.methods._result import MethodResult
 from chronolens.models import adapt
 from chronolens.models.base import Model
 from chronolens.models.blackbox import ModelOutputError

@@ -39,7 +39,7 @@ def _command_report(args: argparse.Namespace) -> int:
     import numpy as np
 
     from chronolens.files import load_model, load_series
-    from chronolens.plot.report import report
+    from chronolens.reporting.build import report
 
     names = [name.strip() for name in (args.method or "").split(",") if name.strip()]
     params = _parse_params(args.param)

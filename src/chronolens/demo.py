@@ -66,7 +66,7 @@ def run_demo(
     from chronolens.datasets import load_basic_motions, make_sensor_events
     from chronolens.metrics import average_precision_score
     from chronolens.plot import plot_comparison
-    from chronolens.plot.report import report
+    from chronolens.reporting.build import report
 
     warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
     say = (lambda _message: None) if quiet else print

@@ -1,7 +1,7 @@
 """``MethodSpec``: everything chronolens knows about one attribution method, in one entry.
 
 A method is a plain function ``fn(model, x, target, *, <params>, batch_size, progress) ->
-MethodResult`` (see :mod:`chronolens.methods._result`) plus one ``MethodSpec``. The spec is the
+MethodResult`` (see :mod:`chronolens.attribution._result`) plus one ``MethodSpec``. The spec is the
 single source of per-method facts: what the method needs from a model, what its map looks like,
 what it records in ``extras``, the cheap parameters conformance tests use, and the parameters the
 demo and the report use. ``explain()``, ``evaluate()``, ``report()``, the CLI, the conformance

@@ -53,7 +53,7 @@ def register(spec: MethodSpec, *, replace: bool = False) -> MethodSpec:
     Examples
     --------
     >>> import chronolens as cl
-    >>> from chronolens.methods._result import MethodResult
+    >>> from chronolens.attribution._result import MethodResult
     >>> def sign_of_input(model, x, target, *, batch_size, progress):
     ...     return MethodResult(x.sign())
     >>> spec = cl.register(cl.MethodSpec(name="sign_of_input", fn=sign_of_input,

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import gaussian_filter1d
 from torch import nn
 
 import chronolens as cl

@@ -14,7 +14,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import chronolens as cl  # noqa: E402
-from chronolens.methods._receptive_field import _probe  # noqa: E402
+from chronolens.attribution._receptive_field import _probe  # noqa: E402
 from chronolens.models import adapt  # noqa: E402
 from chronolens.models.keras import KerasModel  # noqa: E402
 from chronolens.registry import REGISTRY  # noqa: E402

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from chronolens import baselines
 from chronolens._batching import chunks, resolve_batch_size
 from chronolens._validation import check_batch_size, check_bool, check_choice, check_int
 from chronolens.explanation import Explanation
-from chronolens import baselines
 from chronolens.models import adapt
 from chronolens.targets import Target, TargetLike, resolve_target
 

@@ -2,7 +2,7 @@
 
 Known when the path from the model's input to the layer is a chain of single-input layers made
 of 1-D convolutions, pools, padding/cropping and point-wise layers; None otherwise (the caller
-then measures the centres by probing, see :mod:`chronolens.methods._receptive_field`). The
+then measures the centres by probing, see :mod:`chronolens.attribution._receptive_field`). The
 geometry follows :mod:`chronolens.models._geometry`; Keras' "same" padding puts the smaller half
 of the padding on the left (as TensorFlow does, and Keras' other backends copy), "causal" puts
 all of it there.

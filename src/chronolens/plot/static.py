@@ -35,7 +35,7 @@ from chronolens.plot._common import (
     _target_label,
 )
 
-# chronolens.plot._report_payload imports these two from here.
+# chronolens.reporting._payload imports these two from here.
 from chronolens.plot._common import _are_probabilities as _are_probabilities
 from chronolens.plot._common import _softmax as _softmax
 from chronolens.plot._html_snippet import explanation_html

@@ -1,0 +1,337 @@
+"""Activation maximization: the series a model (or one filter) responds to most.
+
+Gradient ascent on the input, from several seeded starts at once (one batch), with time-series
+priors: an L2 penalty, 1-D total variation, a low-pass penalty on the energy above a cutoff
+frequency, and per-channel value ranges (projected after every step). Returns the prototypes,
+the objective trace and how realistic each prototype is (distance to the nearest reference series).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from chronolens._validation import check_float, check_int, resolve_seed
+from chronolens.models.base import Model
+from chronolens.targets import Target
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    """The result of :func:`chronolens.maximize`.
+
+    Attributes
+    ----------
+    prototypes : numpy.ndarray of shape (k, n_channels, n_timepoints)
+        One optimised series per restart, best objective first.
+    objective : numpy.ndarray of shape (k, n_steps)
+        The objective (target value minus penalties) of each restart at every step.
+    target_value : numpy.ndarray of shape (k,)
+        The class score (or mean filter activation) of each prototype, without penalties.
+    predicted : numpy.ndarray of shape (k,) or None
+        The class the model predicts for each prototype (None for a filter target).
+    euclidean, dtw : numpy.ndarray of shape (k,) or None
+        Distance to the nearest reference series (Euclidean; dynamic time warping); None
+        without reference data.
+    nearest : numpy.ndarray of shape (k,) or None
+        Index of the nearest reference series (Euclidean).
+    dtw_backend : str or None
+        "dtaidistance" or "numpy" (see :mod:`chronolens.inspection._dtw`).
+    target : int or tuple
+        The class, or ``(layer, filter)``.
+    seed : int
+        The seed used.
+    """
+
+    prototypes: np.ndarray
+    objective: np.ndarray
+    target_value: np.ndarray
+    predicted: np.ndarray | None
+    euclidean: np.ndarray | None
+    dtw: np.ndarray | None
+    nearest: np.ndarray | None
+    dtw_backend: str | None
+    target: Any
+    seed: int
+
+    def plot(self, index: int = 0, channel_names: Sequence[str] | None = None) -> Any:
+        """Plot one prototype's channels and the objective traces of all restarts.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        series = self.prototypes[index]
+        n_channels = series.shape[0]
+        fig, axes = plt.subplots(
+            n_channels + 1, 1, figsize=(8, 1.1 * (n_channels + 1) + 1), squeeze=False
+        )
+        for c in range(n_channels):
+            ax = axes[c, 0]
+            ax.plot(series[c], lw=1)
+            ax.set_ylabel(channel_names[c] if channel_names else f"ch {c}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        trace = axes[-1, 0]
+        trace.plot(self.objective.T, lw=0.8)
+        trace.set_xlabel("step")
+        trace.set_ylabel("objective", fontsize=8)
+        fig.suptitle(f"prototype {index} for target {self.target!r}", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+
+class _Objective(NamedTuple):
+    """What is maximized: one value per row of ``layer``'s activation (None: of the output)."""
+
+    target: Target
+    layer: str | None
+
+
+def _objective(adapted: Model, target: Any, n_channels: int, n_timepoints: int) -> _Objective:
+    """The objective for a class index or a ``(layer, filter)`` pair, checked on a zero series."""
+    zeros = torch.zeros(1, n_channels, n_timepoints)
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        index = int(target)
+        out = adapted.scores(zeros)
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            raise ValueError("A class target needs a model that outputs (n, n_classes).")
+        if not 0 <= index < out.shape[1]:
+            raise ValueError(
+                f"`target` {index} is out of range: the model outputs {out.shape[1]} class "
+                f"scores, so targets must be in 0..{out.shape[1] - 1}."
+            )
+        return _Objective(Target(fn=lambda scores: scores[:, index]), None)
+    if isinstance(target, tuple) and len(target) == 2:
+        layer, filt = target
+        name = adapted.resolve_layer(layer, n_channels, n_timepoints)
+        filt = check_int(filt, "filter", minimum=0)
+        n_filters = adapted.layer_output(zeros, name).shape[1]
+        if filt >= n_filters:
+            raise ValueError(
+                f"Layer {name!r} has {n_filters} filters; `filter` {filt} is out of range."
+            )
+        return _Objective(Target(fn=lambda activation: activation[:, filt].mean(dim=-1)), name)
+    raise TypeError(
+        f"`target` must be a class index (int) or a (layer, filter) tuple; got {target!r}."
+    )
+
+
+def _shape_and_ranges(
+    adapted: Any, reference: Any, n_channels: int | None, n_timepoints: int | None
+) -> tuple[int, int, np.ndarray | None]:
+    if reference is not None:
+        from chronolens.series import as_series
+
+        ref = as_series(reference, name="reference")
+        return ref.shape[1], ref.shape[2], ref
+    if n_channels is None:
+        n_channels = adapted.expected_channels()
+    if n_channels is None or n_timepoints is None:
+        raise ValueError(
+            "The series shape is unknown: pass `reference` data (which also sets per-channel "
+            "value ranges), or `n_channels` and `n_timepoints`."
+        )
+    return (
+        check_int(n_channels, "n_channels", minimum=1),
+        check_int(n_timepoints, "n_timepoints", minimum=2),
+        None,
+    )
+
+
+def _penalties(
+    x: torch.Tensor, l2: float, tv: float, lowpass: float, cutoff: float
+) -> torch.Tensor:
+    """Per-row penalty: L2, 1-D total variation, energy above ``cutoff`` (cycles per point)."""
+    total = l2 * x.pow(2).mean(dim=(1, 2))
+    total = total + tv * (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2))
+    if lowpass:
+        spectrum = torch.fft.rfft(x, dim=-1)
+        frequencies = torch.fft.rfftfreq(x.shape[-1])
+        high = (frequencies > cutoff).to(x.dtype)
+        energy = (spectrum.abs().pow(2) * high).sum(dim=-1) / x.shape[-1] ** 2
+        total = total + lowpass * energy.mean(dim=1)
+    return total
+
+
+def maximize(
+    model: Any,
+    target: int | tuple[Any, int],
+    *,
+    reference: Any = None,
+    n_channels: int | None = None,
+    n_timepoints: int | None = None,
+    seed: int | None = None,
+    n_restarts: int = 4,
+    n_steps: int = 200,
+    lr: float = 0.05,
+    l2: float = 0.01,
+    tv: float = 0.1,
+    lowpass: float = 1.0,
+    cutoff: float = 0.1,
+    value_range: str | tuple[float, float] | None = "reference",
+) -> Prototypes:
+    """Activation maximization: series that maximise a class score or one filter of a layer.
+
+    Adam ascends ``f(x) - penalties(z)`` from ``n_restarts`` seeded starts at once, where ``f`` is
+    the target class's score (explain logits, not probabilities, for a meaningful optimum) or the
+    mean activation over time of filter ``filter`` of ``layer``, and ``z`` is the series
+    standardised per channel with the reference data's mean and standard deviation (``z = x``
+    without reference). After each step every value is clipped to its channel's range.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any differentiable PyTorch classifier; never modified (eval mode during the run).
+    target : int or (layer, filter)
+        A class index, or a layer (name or module) and a filter index.
+    reference : array-like of shape (n, n_channels, n_timepoints), optional
+        Real series: they set the shape, the per-channel value ranges, the standardisation, the
+        starts (the channel mean plus noise of the channel's standard deviation) and the
+        realism scores.
+    n_channels, n_timepoints : int, optional
+        The shape without reference data (``n_channels`` defaults to the first layer's input
+        channels).
+    seed : int, optional
+        Seed of the starts; the same seed gives the same prototypes.
+    n_restarts : int, default=4
+    n_steps : int, default=200
+    lr : float, default=0.05
+        Adam step size, in standardised units.
+    l2 : float, default=0.01
+        Weight of the mean squared (standardised) value.
+    tv : float, default=0.1
+        Weight of the mean absolute difference of neighbouring time points (1-D total variation).
+    lowpass : float, default=1.0
+        Weight of the spectral energy above ``cutoff``.
+    cutoff : float, default=0.1
+        Cutoff frequency in cycles per time point (0.5 is the Nyquist frequency).
+    value_range : "reference", (low, high) or None, default="reference"
+        Per-channel [min, max] of the reference data, one range for all channels, or none.
+
+    Returns
+    -------
+    Prototypes
+        Prototypes sorted by final objective, best first, with objective trace, target value,
+        predicted class, and Euclidean / DTW distance to the nearest reference series.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad target, shape or parameter.
+
+    Examples
+    --------
+    >>> import chronolens as cl
+    >>> from chronolens.testing import tiny_conv_model
+    >>> model = tiny_conv_model(n_channels=3, n_classes=2)
+    >>> result = cl.maximize(model, 1, n_timepoints=40, seed=0, n_steps=20)
+    >>> result.prototypes.shape
+    (4, 3, 40)
+    """
+    from chronolens.inspection._dtw import dtw_backend, dtw_distance
+    from chronolens.models import adapt
+
+    adapted = adapt(model)
+    if not adapted.differentiable:
+        raise TypeError(
+            "maximize() needs gradients: pass a PyTorch or Keras model, not a black box."
+        )
+    seed = resolve_seed(seed)
+    n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    lr = check_float(lr, "lr", minimum=0.0, strict_minimum=True)
+    l2, tv, lowpass = (
+        check_float(v, n, minimum=0.0) for v, n in ((l2, "l2"), (tv, "tv"), (lowpass, "lowpass"))
+    )
+    cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
+    c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints)
+
+    if ref is not None:
+        mean = ref.mean(axis=(0, 2))
+        std = np.maximum(ref.std(axis=(0, 2)), 1e-8)
+    else:
+        mean, std = np.zeros(c), np.ones(c)
+    if isinstance(value_range, str):
+        if value_range != "reference":
+            raise ValueError(
+                f"`value_range` must be 'reference', (low, high) or None; got {value_range!r}."
+            )
+        bounds = None if ref is None else (ref.min(axis=(0, 2)), ref.max(axis=(0, 2)))
+    elif value_range is None:
+        bounds = None
+    else:
+        low, high = (check_float(v, "value_range") for v in value_range)
+        if low >= high:
+            raise ValueError(f"`value_range` needs low < high; got {value_range!r}.")
+        bounds = (np.full(c, low), np.full(c, high))
+    as_tensor = lambda v: torch.as_tensor(np.asarray(v), dtype=torch.float32)[None, :, None]  # noqa: E731
+    mean_t, std_t = as_tensor(mean), as_tensor(std)
+    low_t, high_t = (None, None) if bounds is None else (as_tensor(bounds[0]), as_tensor(bounds[1]))
+
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(n_restarts, c, t, generator=generator)
+    if ref is None:
+        z = 0.1 * z
+    trace = np.empty((n_restarts, n_steps))
+    # Adam (Kingma and Ba, 2015) written out: torch.optim's first use imports the compiler stack.
+    first_moment, second_moment = torch.zeros_like(z), torch.zeros_like(z)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    with adapted.session():
+        objective = _objective(adapted, target, c, t)
+        for step in range(n_steps):
+            value, grad_x, _ = adapted.gradient(
+                mean_t + std_t * z, objective.target, objective.layer
+            )
+            with torch.enable_grad():  # the priors' gradient, in z
+                leaf = z.detach().requires_grad_(True)
+                penalty = _penalties(leaf, l2, tv, lowpass, cutoff)
+                (grad_penalty,) = torch.autograd.grad(penalty.sum(), leaf)
+            trace[:, step] = (value.cpu() - penalty.detach()).numpy()
+            grad = grad_penalty - std_t * grad_x.cpu()  # gradient of -(value - penalty)
+            with torch.no_grad():
+                first_moment = beta1 * first_moment + (1 - beta1) * grad
+                second_moment = beta2 * second_moment + (1 - beta2) * grad.pow(2)
+                m_hat = first_moment / (1 - beta1 ** (step + 1))
+                v_hat = second_moment / (1 - beta2 ** (step + 1))
+                z = z - lr * m_hat / (v_hat.sqrt() + eps)
+                if low_t is not None:
+                    z = torch.clamp(z, (low_t - mean_t) / std_t, (high_t - mean_t) / std_t)
+        final = mean_t + std_t * z.detach()
+        value, _, _ = adapted.gradient(final, objective.target, objective.layer)
+        value = value.cpu()
+        out = adapted.scores(final)
+        total = value - _penalties(z.detach(), l2, tv, lowpass, cutoff)
+    order = torch.argsort(total, descending=True).numpy()
+    prototypes = final.float().cpu().numpy()[order]
+    predicted = None
+    if isinstance(out, torch.Tensor) and out.ndim == 2 and not isinstance(target, tuple):
+        predicted = out.argmax(dim=1).cpu().numpy()[order]
+    euclidean = dtw = nearest = None
+    backend = None
+    if ref is not None:
+        flat = ref.reshape(len(ref), -1).astype(np.float64)
+        distances = np.sqrt(
+            ((prototypes.reshape(n_restarts, -1)[:, None, :] - flat[None]) ** 2).sum(-1)
+        )
+        nearest = distances.argmin(axis=1)
+        euclidean = distances.min(axis=1)
+        backend = dtw_backend()
+        dtw = np.array([min(dtw_distance(p, r, backend) for r in ref) for p in prototypes])
+    return Prototypes(
+        prototypes=prototypes.astype(np.float32),
+        objective=trace[order],
+        target_value=value.numpy()[order],
+        predicted=predicted,
+        euclidean=euclidean,
+        dtw=dtw,
+        nearest=nearest,
+        dtw_backend=backend,
+        target=target,
+        seed=seed,
+    )

@@ -1,1 +1,0 @@
-"""Attribution methods: each a plain function registered in :mod:`chronolens.registry`."""

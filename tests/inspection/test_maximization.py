@@ -1,0 +1,126 @@
+"""Activation maximization: known optima, determinism, realism scores, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+from tests.attribution.planted import CHANNEL, planted_model
+
+import chronolens as cl
+from chronolens.inspection._dtw import dtw_distance
+from chronolens.testing import assert_model_unchanged, linear_model, model_state
+
+NO_PRIORS = {"l2": 0.0, "tv": 0.0, "lowpass": 0.0}
+
+
+def test_linear_model_with_bounded_inputs_finds_the_corner():
+    model = linear_model(n_channels=2, n_timepoints=10, n_classes=2, seed=1)
+    before = model_state(model)
+    result = cl.maximize(
+        model,
+        1,
+        n_channels=2,
+        n_timepoints=10,
+        value_range=(-1.0, 1.0),
+        seed=0,
+        n_steps=60,
+        **NO_PRIORS,
+    )
+    assert_model_unchanged(model, before)
+    weight = model[1].weight[1].detach().numpy().reshape(2, 10)
+    # score = sum W x + b over the box [-1, 1]: the optimum is x = sign(W).
+    np.testing.assert_allclose(result.prototypes, np.broadcast_to(np.sign(weight), (4, 2, 10)))
+    best = np.abs(weight).sum() + float(model[1].bias[1].detach())
+    np.testing.assert_allclose(result.target_value, best, rtol=1e-5)
+    assert (result.objective[:, -1] >= result.objective[:, 0]).all()
+    assert result.euclidean is None and result.dtw is None
+
+
+def test_filter_target_on_a_known_filter():
+    model = planted_model()  # conv filter 0 averages channel 1 only
+    result = cl.maximize(
+        model,
+        ("conv", 0),
+        n_timepoints=60,
+        value_range=(-1.0, 1.0),
+        seed=0,
+        n_steps=60,
+        **NO_PRIORS,
+    )
+    np.testing.assert_allclose(result.prototypes[:, CHANNEL], 1.0)
+    assert result.predicted is None
+
+
+def test_seeds_reproduce():
+    model = planted_model()
+    first = cl.maximize(model, 1, n_timepoints=60, seed=3, n_steps=8)
+    again = cl.maximize(model, 1, n_timepoints=60, seed=3, n_steps=8)
+    other = cl.maximize(model, 1, n_timepoints=60, seed=4, n_steps=8)
+    np.testing.assert_array_equal(first.prototypes, again.prototypes)
+    np.testing.assert_array_equal(first.objective, again.objective)
+    assert not np.array_equal(first.prototypes, other.prototypes)
+
+
+def test_class_prototypes_are_classified_as_their_class(user_model, user_x):
+    before = model_state(user_model)
+    for target in range(4):
+        result = cl.maximize(user_model, target, reference=user_x, seed=0, n_steps=25, n_restarts=2)
+        assert (result.predicted == target).all()
+        assert result.prototypes.shape == (2, 9, 300)
+        # Realism against a direct computation; DTW never exceeds Euclidean (the diagonal path).
+        for proto, euclid, dtw in zip(result.prototypes, result.euclidean, result.dtw):
+            distances = np.sqrt(((user_x.astype(np.float64) - proto) ** 2).sum(axis=(1, 2)))
+            assert euclid == pytest.approx(distances.min(), rel=1e-5)
+            assert dtw == pytest.approx(min(dtw_distance(proto, r) for r in user_x), rel=1e-6)
+            assert dtw <= euclid + 1e-6
+        low, high = user_x.min(axis=(0, 2)), user_x.max(axis=(0, 2))
+        assert (result.prototypes >= low[:, None] - 1e-5).all()
+        assert (result.prototypes <= high[:, None] + 1e-5).all()
+    assert_model_unchanged(user_model, before)
+
+
+def test_numpy_dtw_matches_dtaidistance(rng):
+    pytest.importorskip("dtaidistance")
+    for shape_a, shape_b in [((3, 30), (3, 25)), ((1, 7), (1, 7)), ((2, 4), (2, 11))]:
+        a, b = rng.normal(size=shape_a), rng.normal(size=shape_b)
+        assert dtw_distance(a, b, "numpy") == pytest.approx(dtw_distance(a, b, "dtaidistance"))
+
+
+def test_numpy_dtw_closed_form():
+    a = np.array([[0.0, 1.0, 2.0]])
+    b = np.array([[0.0, 0.0, 1.0, 2.0]])  # a stretched: the warping path matches exactly
+    assert dtw_distance(a, b, "numpy") == 0.0
+    # a = 0 1 2 vs 1 2 3: the cheapest path (0,0) (1,0) (2,1) (2,2) costs 1 + 0 + 0 + 1.
+    assert dtw_distance(a, a + 1.0, "numpy") == pytest.approx(np.sqrt(2.0))
+
+
+def test_plot(user_model, user_x):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = cl.maximize(planted_model(), 1, n_timepoints=60, seed=0, n_steps=5)
+    assert result.plot(0).axes
+
+
+@pytest.mark.parametrize(
+    ("target", "kwargs", "error", "match"),
+    [
+        (1, {}, ValueError, "shape is unknown"),
+        (5, {"n_timepoints": 60}, ValueError, "out of range"),
+        ("a", {"n_timepoints": 60}, TypeError, "class index"),
+        (("conv", 7), {"n_timepoints": 60}, ValueError, "2 filters"),
+        (("nope", 0), {"n_timepoints": 60}, ValueError, "Unknown layer"),
+        (1, {"n_timepoints": 60, "cutoff": 0.9}, ValueError, "cutoff"),
+        (1, {"n_timepoints": 60, "value_range": (1, 0)}, ValueError, "low < high"),
+        (1, {"n_timepoints": 60, "seed": -1}, ValueError, "seed"),
+    ],
+)
+def test_bad_arguments(target, kwargs, error, match):
+    model = planted_model()
+    with pytest.raises(error, match=match):
+        cl.maximize(model, target, n_steps=2, **kwargs)
+
+
+def test_model_without_declared_channels_needs_a_shape():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
+    with pytest.raises(ValueError, match="n_channels"):
+        cl.maximize(model, 1, n_timepoints=10)
