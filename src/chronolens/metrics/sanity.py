@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from chronolens._ranks import spearman
 from chronolens._validation import check_choice, check_float, check_int
 from chronolens.series import as_series
 from chronolens.targets import TargetLike
@@ -84,34 +85,6 @@ class RandomizationResult:
         for stage, a, s in zip(self.stages, self.mean_absolute, self.mean_signed):
             rows.append(f"  {stage:<30} {a:>11.3f} {s:>9.3f}")
         return "\n".join(rows)
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis, ties sharing their average rank."""
-    flat = values.reshape(-1, values.shape[-1])
-    out = np.empty(flat.shape)
-    for i, row in enumerate(flat):
-        order = np.argsort(row, kind="stable")
-        sorted_row = row[order]
-        starts = np.r_[0, np.nonzero(np.diff(sorted_row))[0] + 1]
-        stops = np.r_[starts[1:], row.size]
-        out[i, order] = np.repeat((starts + stops - 1) / 2, stops - starts)
-    return out.reshape(values.shape)
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of each case's flattened maps, shape (n_cases,).
-
-    NaN where one map is constant.
-    """
-    ra = _ranks(a.reshape(len(a), -1).astype(np.float64))
-    rb = _ranks(b.reshape(len(b), -1).astype(np.float64))
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    numerator = (ra * rb).sum(axis=1)
-    safe = np.where(denominator > 0, denominator, 1.0)
-    return np.where(denominator > 0, numerator / safe, np.nan)
 
 
 def _parameter_layers(module: nn.Module, x: torch.Tensor) -> list[str]:

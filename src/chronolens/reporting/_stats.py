@@ -9,6 +9,8 @@ import base64
 
 import numpy as np
 
+from chronolens import _ranks
+
 SIGNIFICANT = 4  # significant digits of the floats written into a report
 
 
@@ -29,28 +31,9 @@ def rounded_list(values: np.ndarray) -> list:
 
 
 # ---------------------------------------------------------------------- rank correlation
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of a 1-D array; tied values share the mean of their ranks."""
-    values = np.asarray(values, dtype=np.float64)
-    n = values.shape[0]
-    order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
-    stops = np.r_[starts[1:], n]
-    ranks = np.empty(n)
-    ranks[order] = np.repeat((starts + stops + 1) / 2.0, stops - starts)
-    return ranks
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of two equally long arrays; NaN when one is constant."""
-    ra, rb = average_ranks(np.ravel(a)), average_ranks(np.ravel(b))
-    ra -= ra.mean()
-    rb -= rb.mean()
-    denominator = float(np.sqrt((ra * ra).sum() * (rb * rb).sum()))
-    if denominator == 0.0:
-        return float("nan")
-    return float((ra * rb).sum() / denominator)
+    return float(_ranks.spearman(np.ravel(a)[None], np.ravel(b)[None])[0])
 
 
 def comparable(map_a: np.ndarray, map_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
