@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from chronolens.explanation import Explanation
 from chronolens.plot import plot_comparison, plot_explanation
-from chronolens.plot.static import explanation_html
+from chronolens.plot._html_snippet import explanation_html
 
 N, C, T = 3, 4, 60
 

@@ -15,6 +15,7 @@ numpy and torch.
 from typing import TYPE_CHECKING, Any
 
 from chronolens._explain import explain
+from chronolens._version import __version__
 from chronolens.explanation import Explanation
 from chronolens.method_spec import MethodSpec
 from chronolens.models import Model, adapt
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from chronolens.inspection import activations, maximize, top_windows
     from chronolens.reporting import report
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Explanation",

@@ -103,7 +103,7 @@ def capability_error(spec: MethodSpec, model: Model, params: Mapping[str, Any]) 
     listed = ", ".join(names) or "none"
     if wrappers and names:
         listed += ", and " + ", ".join(
-            f"{w} with a {REGISTRY[w].wraps} among those" for w in wrappers
+            f"{w} with {REGISTRY[w].wraps}= one of those" for w in wrappers
         )
     hint = ""
     if spec.needs_layer and not model.reads_layers and model.differentiable:

@@ -49,31 +49,15 @@ def _train(
     return model
 
 
-def run_demo(
-    out: str | Path = "demo-output", *, quiet: bool = False, n_explain: int = 32
-) -> list[dict[str, Any]]:
-    """Train, explain with every method, write figures and return one row per method.
-
-    Writes into ``out``: ``sensor_events_<method>.png`` (one case, every method),
-    ``sensor_events_comparison.png`` (six methods side by side),
-    ``basic_motions_comparison.png``, ``report.html`` (the sensor-events cases, see
-    :func:`chronolens.report`), and prints a table of seconds per case and average
-    precision against the planted mask.
-    """
-    import torch
-
+def _sensor_events(
+    out: Path, n_explain: int, quiet: bool, say: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], float]:
+    """The user's architecture on make_sensor_events: every method, figures, the report."""
     from chronolens import zoo
-    from chronolens.datasets import load_basic_motions, make_sensor_events
+    from chronolens.datasets import make_sensor_events
     from chronolens.metrics import average_precision_score
     from chronolens.plot import plot_comparison
     from chronolens.reporting.build import report
-
-    warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
-    say = (lambda _message: None) if quiet else print
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    started = time.perf_counter()
 
     events = make_sensor_events(n_cases=800, seed=0)
     train, test = events.subset(slice(0, 600)), events.subset(slice(600, None))
@@ -132,6 +116,16 @@ def run_demo(
     say(f"report.html written in {time.perf_counter() - report_start:.1f} s")
     chance = float(cases.mask.mean())
 
+    return rows, chance
+
+
+def _basic_motions(out: Path, quiet: bool, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """An FCN on BasicMotions: the CAM family and gradients side by side."""
+    from chronolens import zoo
+    from chronolens.datasets import load_basic_motions
+    from chronolens.plot import plot_comparison
+
+    rows = []
     motions_train, motions_test = load_basic_motions("train"), load_basic_motions("test")
     fcn = _train(
         "BasicMotions, FCN",
@@ -165,6 +159,31 @@ def run_demo(
         compared[name] = exp
     plot_comparison(compared, 0).savefig(out / "basic_motions_comparison.png", dpi=80)
 
+    return rows
+
+
+def run_demo(
+    out: str | Path = "demo-output", *, quiet: bool = False, n_explain: int = 32
+) -> list[dict[str, Any]]:
+    """Train, explain with every method, write figures and return one row per method.
+
+    Writes into ``out``: ``sensor_events_<method>.png`` (one case, every method),
+    ``sensor_events_comparison.png`` (six methods side by side),
+    ``basic_motions_comparison.png``, ``report.html`` (the sensor-events cases, see
+    :func:`chronolens.report`), and prints a table of seconds per case and average
+    precision against the planted mask.
+    """
+    import torch
+
+    warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
+    say = (lambda _message: None) if quiet else print
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    started = time.perf_counter()
+
+    rows, chance = _sensor_events(out, n_explain, quiet, say)
+    rows += _basic_motions(out, quiet, say)
     say("")
     say(f"{'data':<15}{'method':<22}{'s / case':>10}{'AP vs mask':>12}")
     for row in rows:

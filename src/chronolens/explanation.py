@@ -152,7 +152,7 @@ class Explanation:
         return plot_explanation(self, case, **kwargs)
 
     def _repr_html_(self) -> str:
-        from chronolens.plot.static import explanation_html
+        from chronolens.plot._html_snippet import explanation_html
 
         return explanation_html(self)
 

@@ -105,7 +105,9 @@ def missing_capability(
         base = (params or {}).get(spec.wraps, spec.default(spec.wraps))
         if isinstance(base, str) and base in REGISTRY and base != spec.name:
             lacking = missing_capability(REGISTRY[base], model)
-            return None if lacking is None else f"its {spec.wraps} method {base!r} {lacking}"
+            return (
+                None if lacking is None else f"runs {spec.wraps}={base!r}, and {base!r} {lacking}"
+            )
     needs = []
     if spec.needs_gradients and not model.differentiable:
         needs.append("gradients")

@@ -159,6 +159,42 @@ def _penalties(
     return total
 
 
+def _bounds(value_range: Any, ref: np.ndarray | None, c: int) -> tuple[Any, Any] | None:
+    """Per-channel (low, high) limits of the prototypes, or None."""
+    if isinstance(value_range, str):
+        if value_range != "reference":
+            raise ValueError(
+                f"`value_range` must be 'reference', (low, high) or None; got {value_range!r}."
+            )
+        return None if ref is None else (ref.min(axis=(0, 2)), ref.max(axis=(0, 2)))
+    if value_range is None:
+        return None
+    low, high = (check_float(v, "value_range") for v in value_range)
+    if low >= high:
+        raise ValueError(f"`value_range` needs low < high; got {value_range!r}.")
+    return (np.full(c, low), np.full(c, high))
+
+
+def _realism(
+    prototypes: np.ndarray, ref: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str | None]:
+    """Euclidean and DTW distance of each prototype to its nearest reference case."""
+    from chronolens.inspection._dtw import dtw_backend, dtw_distance
+
+    if ref is None:
+        return None, None, None, None
+    n_restarts = len(prototypes)
+    flat = ref.reshape(len(ref), -1).astype(np.float64)
+    distances = np.sqrt(
+        ((prototypes.reshape(n_restarts, -1)[:, None, :] - flat[None]) ** 2).sum(-1)
+    )
+    nearest = distances.argmin(axis=1)
+    euclidean = distances.min(axis=1)
+    backend = dtw_backend()
+    dtw = np.array([min(dtw_distance(p, r, backend) for r in ref) for p in prototypes])
+    return euclidean, dtw, nearest, backend
+
+
 def maximize(
     model: Any,
     target: int | tuple[Any, int],
@@ -234,7 +270,6 @@ def maximize(
     >>> result.prototypes.shape
     (4, 3, 40)
     """
-    from chronolens.inspection._dtw import dtw_backend, dtw_distance
     from chronolens.models import adapt
 
     adapted = adapt(model)
@@ -257,19 +292,7 @@ def maximize(
         std = np.maximum(ref.std(axis=(0, 2)), 1e-8)
     else:
         mean, std = np.zeros(c), np.ones(c)
-    if isinstance(value_range, str):
-        if value_range != "reference":
-            raise ValueError(
-                f"`value_range` must be 'reference', (low, high) or None; got {value_range!r}."
-            )
-        bounds = None if ref is None else (ref.min(axis=(0, 2)), ref.max(axis=(0, 2)))
-    elif value_range is None:
-        bounds = None
-    else:
-        low, high = (check_float(v, "value_range") for v in value_range)
-        if low >= high:
-            raise ValueError(f"`value_range` needs low < high; got {value_range!r}.")
-        bounds = (np.full(c, low), np.full(c, high))
+    bounds = _bounds(value_range, ref, c)
     as_tensor = lambda v: torch.as_tensor(np.asarray(v), dtype=torch.float32)[None, :, None]  # noqa: E731
     mean_t, std_t = as_tensor(mean), as_tensor(std)
     low_t, high_t = (None, None) if bounds is None else (as_tensor(bounds[0]), as_tensor(bounds[1]))
@@ -312,17 +335,7 @@ def maximize(
     predicted = None
     if isinstance(out, torch.Tensor) and out.ndim == 2 and not isinstance(target, tuple):
         predicted = out.argmax(dim=1).cpu().numpy()[order]
-    euclidean = dtw = nearest = None
-    backend = None
-    if ref is not None:
-        flat = ref.reshape(len(ref), -1).astype(np.float64)
-        distances = np.sqrt(
-            ((prototypes.reshape(n_restarts, -1)[:, None, :] - flat[None]) ** 2).sum(-1)
-        )
-        nearest = distances.argmin(axis=1)
-        euclidean = distances.min(axis=1)
-        backend = dtw_backend()
-        dtw = np.array([min(dtw_distance(p, r, backend) for r in ref) for p in prototypes])
+    euclidean, dtw, nearest, backend = _realism(prototypes, ref)
     return Prototypes(
         prototypes=prototypes.astype(np.float32),
         objective=trace[order],

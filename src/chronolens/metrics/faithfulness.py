@@ -20,7 +20,6 @@ neural network has learned. IEEE TNNLS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,89 +29,12 @@ from chronolens import baselines
 from chronolens._batching import chunks, resolve_batch_size
 from chronolens._validation import check_batch_size, check_bool, check_choice, check_int
 from chronolens.explanation import Explanation
+from chronolens.metrics.curve import PerturbationCurve
 from chronolens.models import adapt
+from chronolens.models.base import Model
 from chronolens.targets import Target, TargetLike, resolve_target
 
 GRANULARITIES = ("point", "window")
-
-
-@dataclass(frozen=True, eq=False)
-class PerturbationCurve:
-    """A deletion or insertion curve per case, with its random-attribution reference.
-
-    Attributes
-    ----------
-    kind : {"deletion", "insertion"}
-    fractions : numpy.ndarray of shape (n_steps + 1,)
-        Fraction of the features (points or windows) replaced (deletion) or restored
-        (insertion), from 0 to 1.
-    scores : numpy.ndarray of shape (n_cases, n_steps + 1)
-        The model's output for the explained class after each step (logits or probabilities,
-        whatever the model returns).
-    auc : numpy.ndarray of shape (n_cases,)
-        Area under each case's curve over ``fractions`` (trapezoidal rule). Lower is better for
-        deletion, higher for insertion.
-    random_scores : numpy.ndarray of shape (n_cases, n_steps + 1)
-        The same curve when features are ranked by a random attribution (seeded).
-    random_auc : numpy.ndarray of shape (n_cases,)
-        Its area.
-    baseline : str
-        The replacement strategy (or ``"constant"`` / ``"array"``).
-    granularity : {"point", "window"}
-    window : int
-        Window width in time points (used by windows, ``"local_mean"`` and ``"blur"``).
-    method : str
-        The explanation's method.
-    """
-
-    kind: str
-    fractions: np.ndarray
-    scores: np.ndarray
-    auc: np.ndarray
-    random_scores: np.ndarray
-    random_auc: np.ndarray
-    baseline: str
-    granularity: str
-    window: int
-    method: str
-
-    @property
-    def mean_auc(self) -> float:
-        """Mean area over cases."""
-        return float(np.mean(self.auc))
-
-    @property
-    def mean_random_auc(self) -> float:
-        """Mean area of the random reference over cases."""
-        return float(np.mean(self.random_auc))
-
-    @property
-    def aopc(self) -> np.ndarray:
-        """Area over the perturbation curve per case, shape (n_cases,).
-
-        The mean, over the ``n_steps + 1`` steps, of the score's drop from the unperturbed
-        series (deletion) or its gain over the fully replaced series (insertion). Higher is
-        better for both.
-        """
-        return _aopc(self.scores, self.kind)
-
-    @property
-    def random_aopc(self) -> np.ndarray:
-        """AOPC of the random reference, shape (n_cases,)."""
-        return _aopc(self.random_scores, self.kind)
-
-    def __repr__(self) -> str:
-        better = "lower" if self.kind == "deletion" else "higher"
-        return (
-            f"PerturbationCurve({self.kind} of {self.method!r}, {self.scores.shape[0]} cases, "
-            f"baseline={self.baseline!r}, granularity={self.granularity!r}: mean AUC "
-            f"{self.mean_auc:.4g} vs random {self.mean_random_auc:.4g}, {better} is better)"
-        )
-
-
-def _aopc(scores: np.ndarray, kind: str) -> np.ndarray:
-    change = scores[:, :1] - scores if kind == "deletion" else scores - scores[:, :1]
-    return change.mean(axis=1)
 
 
 def _trapezoid(scores: np.ndarray, fractions: np.ndarray) -> np.ndarray:
@@ -162,6 +84,57 @@ def _replacement(
     return values.numpy()
 
 
+def _check_curve_arguments(
+    granularity: str, n_steps: int, window: int | None, absolute: bool, t: int
+) -> int:
+    """Check the curve's arguments; return the window width."""
+    check_choice(granularity, "granularity", GRANULARITIES)
+    check_int(n_steps, "n_steps", minimum=1)
+    window = max(1, t // 20) if window is None else check_int(window, "window", minimum=1)
+    if window > t:
+        raise ValueError(f"`window` must be at most n_timepoints={t}; got {window}.")
+    check_bool(absolute, "absolute")
+    return window
+
+
+def _scores_along(
+    adapter: Model,
+    x: np.ndarray,
+    replaced_values: np.ndarray,
+    case_ranks: np.ndarray,
+    counts: np.ndarray,
+    kind: str,
+    resolved: Target,
+    rows: int,
+) -> np.ndarray:
+    """The explained score after each step of the curve, (n, n_steps + 1)."""
+    n, c, t = x.shape
+    n_points = len(counts)
+    scores = np.empty((n, n_points))
+    per_chunk = max(1, rows // n_points)
+    for start, stop in chunks(n, per_chunk):
+        # (cases, steps, rows, t) -> broadcast over channels for shared maps
+        removed = case_ranks[start:stop, None] < counts[None, :, None, None]
+        removed = np.broadcast_to(removed, (stop - start, n_points, c, t))
+        original = x[start:stop, None]
+        other = replaced_values[start:stop, None]
+        series = (
+            np.where(removed, other, original)
+            if kind == "deletion"
+            else np.where(removed, original, other)
+        )
+        batch = torch.from_numpy(np.ascontiguousarray(series, dtype=np.float32).reshape(-1, c, t))
+        case_target = resolved.take(torch.arange(start, stop).repeat_interleave(n_points))
+        selected = [
+            case_target.take(slice(a, b)).select(adapter.scores(batch[a:b]))
+            for a, b in chunks(len(batch), rows)
+        ]
+        scores[start:stop] = (
+            torch.cat(selected).detach().cpu().double().numpy().reshape(stop - start, n_points)
+        )
+    return scores
+
+
 def _curve(
     kind: str,
     model: Any,
@@ -182,7 +155,7 @@ def _curve(
             "Make one with chronolens.explain(model, x, method=...)."
         )
     x = explanation.x
-    n, c, t = x.shape
+    _, c, t = x.shape
     baseline = baselines.check_baseline(baseline)
     if isinstance(baseline, np.ndarray) and baseline.shape != x.shape:
         raise ValueError(
@@ -190,12 +163,8 @@ def _curve(
             f"{baseline.shape}. Pass one of {', '.join(repr(b) for b in baselines.NAMES)} or a "
             "number instead."
         )
-    check_choice(granularity, "granularity", GRANULARITIES)
-    n_steps = check_int(n_steps, "n_steps", minimum=1)
-    window = max(1, t // 20) if window is None else check_int(window, "window", minimum=1)
-    if window > t:
-        raise ValueError(f"`window` must be at most n_timepoints={t}; got {window}.")
-    check_bool(absolute, "absolute")
+    window = _check_curve_arguments(granularity, n_steps, window, absolute, t)
+    n_steps = int(n_steps)
     batch_size = check_batch_size(batch_size)
     seed = check_int(seed, "seed", minimum=0)
 
@@ -212,36 +181,13 @@ def _curve(
     replaced_values = _replacement(x, baseline, window, windows, granularity, seed)
 
     adapter = adapt(model)
-    curves = []
     with adapter.session():
         rows = resolve_batch_size(batch_size, adapter, c, t)
         resolved = _resolve(adapter, explanation, target, rows)
-        for case_ranks in (ranks, random_ranks):
-            scores = np.empty((n, n_steps + 1))
-            per_chunk = max(1, rows // (n_steps + 1))
-            for start, stop in chunks(n, per_chunk):
-                # (cases, steps, rows, t) -> broadcast over channels for shared maps
-                removed = case_ranks[start:stop, None] < counts[None, :, None, None]
-                removed = np.broadcast_to(removed, (stop - start, n_steps + 1, c, t))
-                original = x[start:stop, None]
-                other = replaced_values[start:stop, None]
-                series = (
-                    np.where(removed, other, original)
-                    if kind == "deletion"
-                    else np.where(removed, original, other)
-                )
-                batch = torch.from_numpy(
-                    np.ascontiguousarray(series, dtype=np.float32).reshape(-1, c, t)
-                )
-                repeated = torch.arange(start, stop).repeat_interleave(n_steps + 1)
-                case_target = resolved.take(repeated)
-                values_out = [
-                    case_target.take(slice(a, b)).select(adapter.scores(batch[a:b]))
-                    for a, b in chunks(len(batch), rows)
-                ]
-                selected = torch.cat(values_out).detach().cpu().double().numpy()
-                scores[start:stop] = selected.reshape(stop - start, n_steps + 1)
-            curves.append(scores)
+        curves = [
+            _scores_along(adapter, x, replaced_values, case_ranks, counts, kind, resolved, rows)
+            for case_ranks in (ranks, random_ranks)
+        ]
     label = baselines.describe(baseline)
     return PerturbationCurve(
         kind=kind,

@@ -19,16 +19,16 @@ from torch import nn
 from chronolens._validation import suggestion
 from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
+from chronolens.models._torch_outputs import (
+    check_differentiable,
+    detached,
+    first_float,
+    has_time_axis,
+    listing,
+    same_tensor,
+)
 from chronolens.models.base import Gradient, LayerGradient
 from chronolens.targets import Target
-
-
-def first_float(module: nn.Module) -> torch.Tensor | None:
-    """The module's first floating-point parameter or buffer (its device and dtype)."""
-    for tensor in [*module.parameters(), *module.buffers()]:
-        if tensor.is_floating_point():
-            return tensor
-    return None
 
 
 class TorchModel:
@@ -137,9 +137,9 @@ class TorchModel:
             inputs = self._to_model(x).requires_grad_(True)
             output = self._forward(inputs)
             selected = target.select(output)
-            _check_differentiable(selected)
+            check_differentiable(selected)
             (grad,) = torch.autograd.grad(selected.sum(), inputs)
-        return Gradient(selected.detach().float(), self._from_model(grad), _detached(output))
+        return Gradient(selected.detach().float(), self._from_model(grad), detached(output))
 
     def _layer_input_gradient(self, x: torch.Tensor, target: Target, layer: str) -> Gradient:
         module = self._layer(layer)
@@ -157,7 +157,7 @@ class TorchModel:
             if "raw" not in captured:
                 raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
             selected = target.select(self._from_model(captured["raw"]))
-            _check_differentiable(selected)
+            check_differentiable(selected)
             (grad,) = torch.autograd.grad(selected.sum(), inputs)
         return Gradient(selected.detach().float(), self._from_model(grad), None)
 
@@ -191,7 +191,7 @@ class TorchModel:
             inputs = self._to_model(x).requires_grad_(not head_only)
             output = self._forward(inputs)
             selected = target.select(output)
-            _check_differentiable(selected)
+            check_differentiable(selected)
             if "raw" not in captured:
                 raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
             raw = captured["raw"]
@@ -200,7 +200,7 @@ class TorchModel:
             selected.detach().float(),
             self._from_model(raw.detach()),
             self._from_model(grad),
-            _detached(output),
+            detached(output),
         )
 
     def layer_output(self, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -260,7 +260,7 @@ class TorchModel:
 
     def _time_layers(self, n_channels: int, n_timepoints: int, rank: int = 3) -> list[str]:
         table = self._layer_table(n_channels, n_timepoints)
-        return [name for name, out in table if _has_time_axis(out, rank)]
+        return [name for name, out in table if has_time_axis(out, rank)]
 
     def default_cam_layer(self, n_channels: int, n_timepoints: int, rank: int = 3) -> str:
         """Return the last layer whose output still has a time axis (the deepest one).
@@ -272,10 +272,10 @@ class TorchModel:
         for name, _ in table:
             calls[name] = calls.get(name, 0) + 1
         for _, out in reversed(table):
-            if _has_time_axis(out, rank):
+            if has_time_axis(out, rank):
                 # The deepest module that produced this tensor and runs once per forward pass
                 # (a shared activation module, called in several places, is ambiguous).
-                same = [n for n, o in table if _same_tensor(o, out) and calls[n] == 1]
+                same = [n for n, o in table if same_tensor(o, out) and calls[n] == 1]
                 if same:
                     return max(same, key=lambda n: (n.count("."), -same.index(n)))
         if rank == 4:
@@ -296,7 +296,7 @@ class TorchModel:
             if layer not in self._named:
                 raise ValueError(
                     f"Unknown layer {layer!r}.{suggestion(layer, self.layers())} Layers with a "
-                    f"time axis: {_listing(candidates)}."
+                    f"time axis: {listing(candidates)}."
                 )
             return layer
         if isinstance(layer, nn.Module):
@@ -304,7 +304,7 @@ class TorchModel:
             if not names:
                 raise ValueError(
                     f"`layer` {type(layer).__name__} is not a submodule of this model. Pass one "
-                    f"of its layers or a layer name: {_listing(candidates)}."
+                    f"of its layers or a layer name: {listing(candidates)}."
                 )
             return names[0]
         raise TypeError(
@@ -323,15 +323,15 @@ class TorchModel:
         if not outputs:
             raise ValueError(
                 f"Layer {name!r} does not run during the forward pass. Layers with a time axis: "
-                f"{_listing(candidates)}."
+                f"{listing(candidates)}."
             )
-        if not _has_time_axis(outputs[-1], rank):
+        if not has_time_axis(outputs[-1], rank):
             shape = tuple(outputs[-1].shape) if isinstance(outputs[-1], torch.Tensor) else "?"
             wanted = "(n, filters, time)" if rank == 3 else "(n, filters, rows, time)"
             raise ValueError(
                 f"Layer {name!r} outputs shape {shape}, which has no time axis (this method needs "
                 f"{wanted} with more than one position). Layers with a time axis: "
-                f"{_listing(candidates)}."
+                f"{listing(candidates)}."
             )
         return name
 
@@ -369,47 +369,3 @@ class TorchModel:
             ]
             self._bytes_cache[key] = (sum(sizes) + row, max([*sizes, row]))
         return self._bytes_cache[key]
-
-
-def _same_tensor(a: Any, b: Any) -> bool:
-    """True when two recorded outputs are the same tensor (before any layout change)."""
-    if a is b:
-        return True
-    return (
-        isinstance(a, torch.Tensor)
-        and isinstance(b, torch.Tensor)
-        and a.shape == b.shape
-        and a.data_ptr() == b.data_ptr()
-        and a.stride() == b.stride()
-    )
-
-
-def _detached(output: Any) -> Any:
-    """The raw output with every tensor detached and as float (the structure kept)."""
-    if isinstance(output, torch.Tensor):
-        return output.detach().float()
-    if isinstance(output, (tuple, list)):
-        return type(output)(_detached(v) for v in output)
-    if isinstance(output, dict):
-        return {key: _detached(v) for key, v in output.items()}
-    return output
-
-
-def _has_time_axis(output: Any, rank: int = 3) -> bool:
-    return isinstance(output, torch.Tensor) and output.ndim == rank and output.shape[-1] > 1
-
-
-def _listing(names: list[str]) -> str:
-    if not names:
-        return "none"
-    shown = ", ".join(repr(n) for n in names[-12:])
-    return shown if len(names) <= 12 else f"... {shown}"
-
-
-def _check_differentiable(selected: torch.Tensor) -> None:
-    if not selected.requires_grad:
-        raise ValueError(
-            "The model output does not depend differentiably on its input (no autograd graph): "
-            "the model may detach its input, run under torch.no_grad(), or be non-differentiable. "
-            "Use a perturbation method (e.g. 'occlusion') instead."
-        )

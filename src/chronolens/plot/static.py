@@ -38,13 +38,12 @@ from chronolens.plot._common import (
 # chronolens.reporting._payload imports these two from here.
 from chronolens.plot._common import _are_probabilities as _are_probabilities
 from chronolens.plot._common import _softmax as _softmax
-from chronolens.plot._html_snippet import explanation_html
 from chronolens.plot.comparison import plot_comparison
 
 if TYPE_CHECKING:
     from chronolens.explanation import Explanation
 
-__all__ = ["explanation_html", "plot_comparison", "plot_explanation"]
+__all__ = ["plot_comparison", "plot_explanation"]
 
 
 def plot_explanation(

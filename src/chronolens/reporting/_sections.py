@@ -160,11 +160,9 @@ def prototypes(
     the prototype's reference data (value ranges, standardisation, nearest real case) are the
     first cases of its class.
     """
-    import chronolens
-
-    if not hasattr(chronolens, "maximize"):
-        return None
     import torch
+
+    from chronolens.inspection.maximization import maximize
 
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return None  # maximize() optimises through an eager torch module
@@ -175,7 +173,7 @@ def prototypes(
         members = np.flatnonzero(groups == klass)[:PROTOTYPE_REFERENCES]
         if members.size == 0:
             continue
-        result = chronolens.maximize(
+        result = maximize(
             model,
             klass,
             reference=x[members].astype(np.float32),

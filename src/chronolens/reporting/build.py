@@ -184,7 +184,7 @@ def _model_summary(model: Any, series: np.ndarray, scores: np.ndarray) -> list[l
 
 
 def _version() -> str:
-    from chronolens import __version__
+    from chronolens._version import __version__
 
     return str(__version__)
 

@@ -68,7 +68,7 @@ def check_method(
     AssertionError
         Naming the first check that fails.
     """
-    from chronolens import explain
+    from chronolens._explain import explain
     from chronolens.registry import get_method
 
     spec = get_method(method)
