@@ -13,14 +13,6 @@ from chronolens.testing import assert_model_unchanged, check_method, model_state
 ALL = cl.methods().names()
 # Methods that read dimension-wise networks (dcam) are checked on a tiny d-CNN instead.
 DIMENSION_WISE = {m for m in ALL if get_method(m).layer_rank == 4}
-FAST_PARAMS = {
-    "smoothgrad": {"n_samples": 3},
-    "integrated_gradients": {"n_steps": 8},
-    "shapley": {"n_samples": 32},
-    "occlusion": {"window": 20, "stride": 10},
-    "tsr": {"window": 10},
-    "dcam": {"n_permutations": 4},
-}
 
 
 def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
@@ -30,13 +22,13 @@ def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
 @pytest.mark.parametrize("method", ALL)
 def test_common_checks_tiny_model(method, tiny, tiny_x):
     model = _tiny_dcnn() if method in DIMENSION_WISE else tiny
-    check_method(method, model, tiny_x, **FAST_PARAMS.get(method, {}))
+    check_method(method, model, tiny_x)  # with the registry entry's test_params
 
 
 @pytest.mark.parametrize("method", [m for m in ALL if m != "cam"])
 def test_common_checks_user_architecture(method, user_model, user_x):
     model = _tiny_dcnn(9, 4) if method in DIMENSION_WISE else user_model
-    check_method(method, model, user_x[:3], **FAST_PARAMS.get(method, {}))
+    check_method(method, model, user_x[:3])
 
 
 class FailAfter(nn.Module):
@@ -72,7 +64,7 @@ def test_model_restored_after_an_exception_mid_run(method, fail_at, tiny_x):
     before = model_state(model)
     x = tiny_x.copy()
     try:
-        cl.explain(model, x, method, batch_size=2, **FAST_PARAMS.get(method, {}))
+        cl.explain(model, x, method, batch_size=2, **get_method(method).test_params)
     except RuntimeError as error:
         assert "boom" in str(error)
     assert_model_unchanged(model, before)

@@ -32,17 +32,10 @@ from keras_twins import (  # noqa: E402
 BACKEND = keras.backend.backend()
 FRAMEWORKS = ("tensorflow", "jax")
 IMPORTED_BY_KERAS = {name for name in FRAMEWORKS if name in sys.modules}
-CHEAP = {
-    "smoothgrad": {"n_samples": 4},
-    "integrated_gradients": {"n_steps": 8},
-    "shapley": {"n_samples": 32, "n_segments": 4},
-    "feature_ablation": {"n_segments": 5},
-    "occlusion": {"window": 8, "stride": 4},
-}
 
 
 def params_of(method):
-    params = dict(CHEAP.get(method, {}))
+    params = dict(REGISTRY[method].test_params)  # one place: the registry entry
     if REGISTRY[method].randomized:
         params["seed"] = 0
     return params
