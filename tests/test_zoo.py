@@ -46,7 +46,7 @@ def test_fit_learns_a_separable_problem():
     y = np.arange(64) % 2
     X[y == 1, 0, 10:20] += 2.0
     model = zoo.fcn(2, 2, filters=(8, 8, 8))
-    history = zoo.fit(model, X, y, epochs=15, lr=0.01, seed=0, X_val=X, y_val=y)
+    history = zoo.fit(model, X, y, epochs=15, lr=0.01, seed=0, x_val=X, y_val=y)
     assert history["val_accuracy"][-1] > 0.9
     assert not model.training
     assert zoo.accuracy(model, X, y) == history["val_accuracy"][-1]
@@ -77,11 +77,11 @@ def test_fit_can_restore_the_best_validation_epoch():
     X_val, y_val = X[32:], y[32:]
     model = zoo.fcn(2, 2, filters=(4, 4, 4), seed=0)
     history = zoo.fit(
-        model, X[:32], y[:32], epochs=12, lr=0.05, X_val=X_val, y_val=y_val, restore_best=True
+        model, X[:32], y[:32], epochs=12, lr=0.05, x_val=X_val, y_val=y_val, restore_best=True
     )
     best = int(np.argmax(history["val_accuracy"]))
     assert history["val_accuracy"][-1] < history["val_accuracy"][best]  # the last is worse
     assert history["best_epoch"] == [best]
     assert zoo.accuracy(model, X_val, y_val) == history["val_accuracy"][best]
-    with pytest.raises(ValueError, match="X_val"):
+    with pytest.raises(ValueError, match="x_val"):
         zoo.fit(model, X, y, epochs=1, restore_best=True)

@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from chronolens._deprecation import renamed_keyword
 from chronolens._validation import check_int, suggestion
 from chronolens.datasets._dataset import Dataset
 from chronolens.datasets.basic_motions import load_basic_motions
 
 _PATTERN_LENGTH = 40
 _KINDS = ("type1", "type2")
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _renamed_keyword(old: str, new: str) -> Callable[[_F], _F]:
-    """Accept the keyword ``old`` as ``new``, with a DeprecationWarning (for one release)."""
-
-    def decorate(function: _F) -> _F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if old in kwargs:
-                if new in kwargs:
-                    raise TypeError(
-                        f"{function.__name__}() got both `{new}` and its deprecated spelling "
-                        f"`{old}`; pass only `{new}`."
-                    )
-                warnings.warn(
-                    f"{function.__name__}({old}=...) is deprecated and will be removed in the "
-                    f"next release; use {new}=... instead.",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
-                kwargs[new] = kwargs.pop(old)
-            return function(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 def _check_kind(kind: Any) -> int:
@@ -78,7 +49,7 @@ def dcam_patterns(length: int = _PATTERN_LENGTH) -> np.ndarray:
     return np.stack(shapes)
 
 
-@_renamed_keyword("n_dims", "n_channels")
+@renamed_keyword("n_dims", "n_channels")
 def make_dcam(
     kind: str = "type1",
     n_channels: int = 10,

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chronolens._deprecation import renamed_keyword
 from chronolens._validation import check_batch_size, check_bool, check_int
 from chronolens.explanation import Explanation
 from chronolens.reporting._html import render
@@ -119,8 +120,8 @@ def _check_explanations(explanations: Any, series: np.ndarray) -> list[Explanati
             )
         if exp.x.shape != series.shape or not np.allclose(exp.x, series, equal_nan=True):
             raise ValueError(
-                f"`explanations[{index}]` ({exp.method}) explains other series than `X` "
-                f"(x of shape {exp.x.shape}, X of shape {series.shape}); pass the X it was "
+                f"`explanations[{index}]` ({exp.method}) explains other series than `x` "
+                f"(its x has shape {exp.x.shape}, x has shape {series.shape}); pass the x it was "
                 "computed on."
             )
     return list(explanations)
@@ -189,9 +190,10 @@ def _version() -> str:
     return str(__version__)
 
 
+@renamed_keyword("X", "x")
 def report(
     model: Any,
-    X: Any,
+    x: Any,
     *,
     y: Any = None,
     methods: Sequence[str] | Mapping[str, Mapping[str, Any]] | None = None,
@@ -209,7 +211,7 @@ def report(
     prototypes: bool = True,
     progress: bool | None = None,
 ) -> Path:
-    """Write one self-contained HTML report of what ``model`` looks at in ``X``.
+    """Write one self-contained HTML report of what ``model`` looks at in ``x``.
 
     The report explains every case with every method and shows: an overview (model summary;
     accuracy and confusion matrix when ``y`` is given; mean attribution per class and channel
@@ -232,7 +234,7 @@ def report(
     ----------
     model : torch.nn.Module or chronolens.models.Model
         The classifier; never modified.
-    X : array-like of shape (n_cases, n_channels, n_timepoints)
+    x : array-like of shape (n_cases, n_channels, n_timepoints)
         The series to explain (see ``layout``); never modified.
     y : array-like of int of shape (n_cases,), optional
         True classes; adds accuracy, a confusion matrix and the true class of each case.
@@ -246,9 +248,9 @@ def report(
     out : str or path-like, default="report.html"
         The file to write; must end in ``.html`` or ``.htm``. Parent folders are created.
     explanations : list of Explanation, optional
-        Explanations already computed on ``X``, shown next to those of ``methods``.
+        Explanations already computed on ``x``, shown next to those of ``methods``.
     layout : {"ncl", "nlc"}, default="ncl"
-        Axis order of ``X``.
+        Axis order of ``x``.
     title : str, optional
         Title of the page. Default: "chronolens report".
     seed : int, default=0
@@ -289,18 +291,18 @@ def report(
     >>> import numpy as np, chronolens as cl
     >>> from chronolens.testing import tiny_conv_model
     >>> model = tiny_conv_model(n_channels=3, n_classes=2)
-    >>> X = np.random.default_rng(0).normal(size=(6, 3, 40)).astype("float32")
-    >>> path = cl.report(model, X, y=[0, 1, 0, 1, 0, 1], out="report.html")  # doctest: +SKIP
+    >>> x = np.random.default_rng(0).normal(size=(6, 3, 40)).astype("float32")
+    >>> path = cl.report(model, x, y=[0, 1, 0, 1, 0, 1], out="report.html")  # doctest: +SKIP
     """
     from chronolens._explain import explain
     from chronolens.registry import get_method
     from chronolens.series import as_series
 
     path = _check_out(out)
-    series = as_series(X, layout)
+    series = as_series(x, layout)
     n, c, _ = series.shape
     if n == 0:
-        raise ValueError("`X` holds no cases; pass at least one series.")
+        raise ValueError("`x` holds no cases; pass at least one series.")
     seed = check_int(seed, "seed", minimum=0)
     max_points = check_int(max_points, "max_points", minimum=16)
     batch_size = check_batch_size(batch_size)

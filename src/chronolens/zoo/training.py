@@ -8,10 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from chronolens._deprecation import renamed_keyword
 
+
+@renamed_keyword("X_val", "x_val")
+@renamed_keyword("X", "x")
 def fit(
     model: nn.Module,
-    X: Any,
+    x: Any,
     y: Any,
     *,
     epochs: int = 20,
@@ -19,7 +23,7 @@ def fit(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     seed: int = 0,
-    X_val: Any = None,
+    x_val: Any = None,
     y_val: Any = None,
     restore_best: bool = False,
     progress: bool | None = None,
@@ -30,14 +34,14 @@ def fit(
     ----------
     model : torch.nn.Module
         Trained in place.
-    X : array-like of shape (n_cases, n_channels, n_timepoints)
+    x : array-like of shape (n_cases, n_channels, n_timepoints)
     y : array-like of shape (n_cases,)
         Integer class labels.
     epochs, batch_size : int
     lr, weight_decay : float
     seed : int, default=0
         Seed of the shuffling (and of dropout), without touching torch's global random state.
-    X_val, y_val : array-like, optional
+    x_val, y_val : array-like, optional
         Validation data; its accuracy is recorded each epoch.
     restore_best : bool, default=False
         With validation data: leave the model with the weights of the epoch of highest
@@ -54,9 +58,9 @@ def fit(
     """
     from chronolens._progress import Progress
 
-    inputs, labels, validation = _tensors(X, y, X_val, y_val)
+    inputs, labels, validation = _tensors(x, y, x_val, y_val)
     if restore_best and validation is None:
-        raise ValueError("`restore_best=True` needs validation data: pass `X_val` and `y_val`.")
+        raise ValueError("`restore_best=True` needs validation data: pass `x_val` and `y_val`.")
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
@@ -87,18 +91,18 @@ def fit(
 
 
 def _tensors(
-    X: Any, y: Any, X_val: Any, y_val: Any
+    x: Any, y: Any, x_val: Any, y_val: Any
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
-    """The training series and labels, and the validation pair (None without ``X_val``)."""
+    """The training series and labels, and the validation pair (None without ``x_val``)."""
     from chronolens.series import as_series
 
-    inputs = torch.from_numpy(as_series(X))
+    inputs = torch.from_numpy(as_series(x))
     labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
     if len(labels) != len(inputs):
         raise ValueError(f"`y` has {len(labels)} labels for {len(inputs)} cases.")
     validation = None
-    if X_val is not None:
-        validation = (torch.from_numpy(as_series(X_val)), torch.as_tensor(np.asarray(y_val)))
+    if x_val is not None:
+        validation = (torch.from_numpy(as_series(x_val)), torch.as_tensor(np.asarray(y_val)))
     return inputs, labels, validation
 
 
@@ -128,11 +132,12 @@ def _epoch(
     return total / len(inputs), correct / len(inputs)
 
 
-def accuracy(model: nn.Module, X: Any, y: Any, batch_size: int = 256) -> float:
+@renamed_keyword("X", "x")
+def accuracy(model: nn.Module, x: Any, y: Any, batch_size: int = 256) -> float:
     """Fraction of cases whose predicted class (argmax of the output) equals ``y``."""
     from chronolens.series import as_series
 
-    inputs = torch.from_numpy(as_series(X))
+    inputs = torch.from_numpy(as_series(x))
     labels = torch.as_tensor(np.asarray(y))
     was_training = model.training
     model.eval()
