@@ -83,23 +83,7 @@ def _padded_model():
     return nn.Sequential(OrderedDict(conv=conv)).eval()
 
 
-_CLIPPED_CENTRE = (
-    "top_windows centres the window on the clipped receptive field measured by NaN probing "
-    "((0 + 2) / 2 = 1 for position 0, (16 + 19) / 2 = 17.5 for position 18), not on the "
-    "field's true centre j: the window of an edge position is shifted by up to half a kernel "
-    "and shows an input value outside the field"
-)
-
-
-@pytest.mark.parametrize(
-    "spike_at",
-    [
-        pytest.param(0, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
-        1,
-        pytest.param(18, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
-        pytest.param(19, marks=pytest.mark.xfail(strict=True, reason=_CLIPPED_CENTRE)),
-    ],
-)
+@pytest.mark.parametrize("spike_at", [0, 1, 18, 19])
 def test_window_at_the_edge_is_padded_with_nan(spike_at):
     """The window is the input over position j's receptive field j - 2 .. j + 2, NaN past an end."""
     t = 20

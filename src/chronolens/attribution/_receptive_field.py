@@ -39,9 +39,15 @@ def _uniform(n_positions: int, n_timepoints: int) -> np.ndarray:
     return (np.arange(n_positions) + 0.5) * (n_timepoints / n_positions) - 0.5
 
 
-def _probe(
+def receptive_fields(
     model: Model, layer: str, n_channels: int, n_timepoints: int, batch_size: int
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """First and last input time point of every position's receptive field, by NaN probing.
+
+    Returns ``(low, high)``, each of shape (n_positions,), inclusive and clipped to the series;
+    None when they cannot be measured (the layer's output on zeros already holds NaN, or no
+    input reaches some position).
+    """
     base = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer)
     n_positions = base.shape[-1]
     if torch.isnan(base).any():
@@ -53,27 +59,45 @@ def _probe(
         rows = torch.zeros(stop - start, n_channels, n_timepoints)
         rows[torch.arange(stop - start), :, positions] = float("nan")
         affected = torch.isnan(model.layer_output(rows, layer)).flatten(1, -2).any(dim=1)
-        affected = affected.cpu().numpy()  # (rows, n_positions)
+        affected_rows = affected.cpu().numpy()  # (rows, n_positions)
         where = positions.numpy()[:, None].astype(np.float64)
-        low = np.minimum(low, np.where(affected, where, np.inf).min(axis=0))
-        high = np.maximum(high, np.where(affected, where, -np.inf).max(axis=0))
+        low = np.minimum(low, np.where(affected_rows, where, np.inf).min(axis=0))
+        high = np.maximum(high, np.where(affected_rows, where, -np.inf).max(axis=0))
     if not np.isfinite(low).all():
         return None
-    width = high - low + 1
-    if n_positions > 2 and width.max() >= n_timepoints:
-        return None  # the layer mixes every time position: no local receptive field
+    return low, high
+
+
+def field_centres(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Centre of each receptive field ``low .. high`` (inclusive, clipped to the series).
+
+    Positions whose receptive field is clipped by an end of the series (or by padding inside
+    the network) are narrower than the others. For translation-equivariant layers the centres
+    of the full-width (interior) positions lie on a line; edge positions are then placed on it,
+    where their full fields centre, not at the centre of their clipped part.
+    """
     centres = (low + high) / 2
-    # Positions whose receptive field is clipped by an end of the series (or by padding inside
-    # the network) are narrower than the others.
+    width = high - low + 1
     interior = np.nonzero(width == width.max())[0]
     if len(interior) >= 2:
-        # Translation-equivariant layers: centres lie on a line. Use it to place edge positions,
-        # whose receptive fields are clipped by the series' ends, where their full fields centre.
         jump = (centres[interior[-1]] - centres[interior[0]]) / (interior[-1] - interior[0])
-        line = centres[interior[0]] + jump * (np.arange(n_positions) - interior[0])
+        line = centres[interior[0]] + jump * (np.arange(len(centres)) - interior[0])
         if np.allclose(line[interior], centres[interior], atol=1e-6):
-            centres = line
-    return centres
+            return np.asarray(line, dtype=np.float64)
+    return np.asarray(centres, dtype=np.float64)
+
+
+def _probe(
+    model: Model, layer: str, n_channels: int, n_timepoints: int, batch_size: int
+) -> np.ndarray | None:
+    """Receptive-field centres by probing; None when the layer has no local receptive field."""
+    fields = receptive_fields(model, layer, n_channels, n_timepoints, batch_size)
+    if fields is None:
+        return None
+    low, high = fields
+    if len(low) > 2 and (high - low + 1).max() >= n_timepoints:
+        return None  # the layer mixes every time position: no local receptive field
+    return field_centres(low, high)
 
 
 def layer_centers(

@@ -10,7 +10,12 @@ import numpy as np
 import torch
 
 from chronolens._batching import chunks, resolve_batch_size
-from chronolens.attribution._receptive_field import layer_centers, to_input_time
+from chronolens.attribution._receptive_field import (
+    field_centres,
+    layer_centers,
+    receptive_fields,
+    to_input_time,
+)
 
 
 @dataclass(frozen=True)
@@ -195,27 +200,6 @@ class TopWindows:
         return fig
 
 
-def _receptive_fields(
-    adapted: Any, layer: str, n_channels: int, n_timepoints: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """First and last input time point of every position's receptive field (NaN probing)."""
-    base = adapted.layer_output(torch.zeros(1, n_channels, n_timepoints), layer)
-    n_positions = base.shape[-1]
-    low = np.full(n_positions, n_timepoints)
-    high = np.full(n_positions, -1)
-    for start, stop in chunks(n_timepoints, batch_size):
-        positions = torch.arange(start, stop)
-        rows = torch.zeros(stop - start, n_channels, n_timepoints)
-        rows[torch.arange(stop - start), :, positions] = float("nan")
-        hit = torch.isnan(adapted.layer_output(rows, layer)).any(dim=1).cpu().numpy()
-        where = positions.numpy()[:, None]
-        low = np.minimum(low, np.where(hit, where, n_timepoints).min(axis=0))
-        high = np.maximum(high, np.where(hit, where, -1).max(axis=0))
-    if (high < 0).any():
-        raise ValueError(f"The receptive fields of layer {layer!r} could not be measured.")
-    return low, high
-
-
 def top_windows(
     model: Any,
     X: Any,
@@ -272,20 +256,25 @@ def top_windows(
     _, c, t = act.x.shape
     with adapted.session():
         rows = resolve_batch_size(check_batch_size(batch_size), adapted, c, t)
-        low, high = _receptive_fields(adapted, act.layer, c, t, rows)
+        fields = receptive_fields(adapted, act.layer, c, t, rows)
+    if fields is None:
+        raise ValueError(f"The receptive fields of layer {act.layer!r} could not be measured.")
+    low, high = fields
     response = act.values[:, filter]
     best_position = response.argmax(axis=1)
     best_value = response[np.arange(n), best_position]
     cases = np.argsort(-best_value, kind="stable")[:k]
     positions = best_position[cases]
-    interior = int((high - low).max()) + 1
-    centre = (low + high) / 2
-    windows = np.full((k, c, interior), np.nan, dtype=np.float32)
+    # The full receptive-field width, around each field's true centre: an edge position's
+    # field, clipped by the series' end, is placed where it would lie unclipped.
+    width = int((high - low).max()) + 1
+    centre = field_centres(low, high)
+    windows = np.full((k, c, width), np.nan, dtype=np.float32)
     starts = np.empty(k, dtype=np.int64)
     for i, (case, position) in enumerate(zip(cases, positions)):
-        start = int(np.floor(centre[position] - (interior - 1) / 2))
+        start = int(np.floor(centre[position] - (width - 1) / 2))
         starts[i] = start
-        lo, hi = max(start, 0), min(start + interior, t)
+        lo, hi = max(start, 0), min(start + width, t)
         windows[i, :, lo - start : hi - start] = act.x[case, :, lo:hi]
     return TopWindows(
         windows=windows,
