@@ -194,3 +194,30 @@ def test_empty_mask_gives_nan():
         average_precision_score(_exp(np.ones((1, 2, 10))), np.zeros((1, 2, 10), bool))[0]
     )
     assert np.isnan(roc_auc_score(_exp(np.ones((1, 2, 10))), np.zeros((1, 2, 10), bool))[0])
+
+
+def test_aup_aur_is_a_named_pair(rng):
+    from chronolens.explanation import Explanation
+    from chronolens.metrics import AupAur
+
+    x = rng.normal(size=(2, 1, 10)).astype(np.float32)
+    maps = np.zeros_like(x)
+    maps[:, :, 2:5] = 1.0
+    mask = maps > 0
+    exp = Explanation(
+        x=x,
+        attributions=maps,
+        target=np.zeros(2, dtype=np.int64),
+        scores=np.zeros((2, 2), np.float32),
+        method="m",
+        params={},
+        per_channel=True,
+        layout="ncl",
+    )
+    result = aup_aur(exp, mask)
+    assert isinstance(result, AupAur)
+    aup, aur = result
+    np.testing.assert_array_equal(result.aup, aup)
+    np.testing.assert_array_equal(result.aur, aur)
+    # a perfect map: precision 1 at every share, so AUP is the trapezoid over 0.1..0.9 = 0.8
+    np.testing.assert_allclose(result.aup, 0.8)

@@ -13,6 +13,7 @@ gives the documented mean.
 from chronolens.metrics.evaluation import Evaluation, MethodEvaluation, evaluate
 from chronolens.metrics.faithfulness import PerturbationCurve, aopc_score, deletion, insertion
 from chronolens.metrics.localization import (
+    AupAur,
     aup_aur,
     average_precision_score,
     relevance_mass_score,
@@ -21,6 +22,7 @@ from chronolens.metrics.localization import (
 from chronolens.metrics.sanity import RandomizationResult, model_randomization
 
 __all__ = [
+    "AupAur",
     "Evaluation",
     "MethodEvaluation",
     "PerturbationCurve",

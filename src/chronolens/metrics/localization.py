@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -151,7 +151,17 @@ def relevance_mass_score(
 FRACTIONS = np.arange(1, 10) / 10  # the saliency shares of Ismail et al.'s benchmark code
 
 
-def aup_aur(explanation: Explanation, mask: Any) -> tuple[np.ndarray, np.ndarray]:
+class AupAur(NamedTuple):
+    """Per-case areas under the saliency-weighted precision and recall curves.
+
+    Unpacks as ``aup, aur = aup_aur(exp, mask)``; each is an array of shape (n_cases,).
+    """
+
+    aup: np.ndarray
+    aur: np.ndarray
+
+
+def aup_aur(explanation: Explanation, mask: Any) -> AupAur:
     """Saliency-weighted areas under the precision and recall curves (Ismail et al., 2020).
 
     As in the authors' benchmark code: each case's absolute map is min-max scaled to [0, 1].
@@ -206,7 +216,7 @@ def aup_aur(explanation: Explanation, mask: Any) -> tuple[np.ndarray, np.ndarray
         precision[case] = tp / selected[case, k]
         if relevant > 0:
             recall[case] = tp / relevant
-    return _trapezoid(precision), _trapezoid(recall)
+    return AupAur(_trapezoid(precision), _trapezoid(recall))
 
 
 def _trapezoid(curves: np.ndarray) -> np.ndarray:
