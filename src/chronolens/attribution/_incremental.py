@@ -16,7 +16,6 @@ analysis cannot prove local falls back to full recomputation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +25,7 @@ from chronolens._batching import chunks
 from chronolens._progress import Progress
 from chronolens.attribution._segments import Perturbations
 from chronolens.baselines import interval_means
-from chronolens.models._geometry import POINTWISE, _chain
+from chronolens.models._geometry import POINTWISE, _chain, as_int, conv_params
 from chronolens.models.base import Model
 from chronolens.targets import Target
 
@@ -59,53 +58,25 @@ class _Step:
         return F.avg_pool1d(window, self.kernel, self.stride, 0)
 
 
-def _single(value: Any) -> int:
-    return int(value[0]) if isinstance(value, tuple) else int(value)
-
-
 def _local_step(module: nn.Module) -> _Step | None:
+    params = conv_params(module)
+    if params is None:
+        return None
+    kernel, stride, left, right, dilation = params
     if isinstance(module, POINTWISE):
         return _Step(module, "pointwise")
     if isinstance(module, nn.Conv1d):
         if module.padding_mode != "zeros":
             return None
-        kernel, stride, dilation = (
-            _single(module.kernel_size),
-            _single(module.stride),
-            _single(module.dilation),
-        )
-        if module.padding == "same":
-            total = dilation * (kernel - 1)
-            left, right = total // 2, total - total // 2
-        elif module.padding == "valid":
-            left = right = 0
-        else:
-            left = right = _single(module.padding)
         return _Step(module, "conv", kernel, stride, dilation, left, right)
     if isinstance(module, nn.MaxPool1d):
         if module.ceil_mode or module.return_indices:
             return None
-        kernel = _single(module.kernel_size)
-        stride = _single(module.stride) if module.stride else kernel
-        padding = _single(module.padding)
-        return _Step(
-            module,
-            "maxpool",
-            kernel,
-            stride,
-            _single(module.dilation),
-            padding,
-            padding,
-            float("-inf"),
-        )
-    if isinstance(module, nn.AvgPool1d):
-        padding = _single(module.padding)
-        if module.ceil_mode or (padding and not module.count_include_pad):
-            return None
-        kernel = _single(module.kernel_size)
-        stride = _single(module.stride) if module.stride else kernel
-        return _Step(module, "avgpool", kernel, stride, 1, padding, padding)
-    return None
+        return _Step(module, "maxpool", kernel, stride, dilation, left, right, float("-inf"))
+    assert isinstance(module, nn.AvgPool1d)
+    if module.ceil_mode or (left and not module.count_include_pad):
+        return None
+    return _Step(module, "avgpool", kernel, stride, 1, left, right)
 
 
 @dataclass
@@ -281,7 +252,7 @@ def incremental_plan(
     elif (
         len(head_layers) in (1, 2)
         and isinstance(head_layers[0], nn.AdaptiveAvgPool1d)
-        and _single(head_layers[0].output_size) == 1
+        and as_int(head_layers[0].output_size) == 1
         and all(isinstance(m, nn.Flatten) for m in head_layers[1:])
     ):
         head = "gap"

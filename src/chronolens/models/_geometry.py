@@ -13,6 +13,7 @@ A chain of convolutions and pools maps position ``j`` of a layer's output to inp
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -44,8 +45,38 @@ POINTWISE = (
 )
 
 
-def _pair(value: object) -> int:
-    return int(value[0]) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type]
+def as_int(value: Any) -> int:
+    """A torch hyper-parameter as one int: ``3`` and ``(3,)`` both give 3 (torch types vary)."""
+    return int(value[0]) if isinstance(value, tuple) else int(value)
+
+
+def conv_params(module: nn.Module) -> tuple[int, int, int, int, int] | None:
+    """Return (kernel, stride, left padding, right padding, dilation) of a 1-D layer.
+
+    Reads ``Conv1d``, ``MaxPool1d`` and ``AvgPool1d`` (a pool's stride defaults to its kernel;
+    "same" padding puts the smaller half on the left, as torch does); point-wise layers return
+    ``(1, 1, 0, 0, 1)``; None for any other layer.
+    """
+    if isinstance(module, POINTWISE):
+        return (1, 1, 0, 0, 1)
+    if isinstance(module, nn.Conv1d):
+        kernel = as_int(module.kernel_size)
+        stride, dilation = as_int(module.stride), as_int(module.dilation)
+        if module.padding == "same":
+            total = dilation * (kernel - 1)
+            left, right = total // 2, total - total // 2
+        elif module.padding == "valid":
+            left = right = 0
+        else:
+            left = right = as_int(module.padding)
+        return (kernel, stride, left, right, dilation)
+    if isinstance(module, (nn.MaxPool1d, nn.AvgPool1d)):
+        kernel = as_int(module.kernel_size)
+        stride = as_int(module.stride) if module.stride else kernel
+        padding = as_int(module.padding)
+        dilation = as_int(module.dilation) if isinstance(module, nn.MaxPool1d) else 1
+        return (kernel, stride, padding, padding, dilation)
+    return None
 
 
 def layer_step(module: nn.Module) -> tuple[int, int, int, int] | None:
@@ -53,27 +84,11 @@ def layer_step(module: nn.Module) -> tuple[int, int, int, int] | None:
 
     Point-wise layers return ``(1, 1, 0, 1)``.
     """
-    if isinstance(module, POINTWISE):
-        return (1, 1, 0, 1)
-    if isinstance(module, nn.Conv1d):
-        kernel, stride, dilation = (
-            _pair(module.kernel_size),
-            _pair(module.stride),
-            _pair(module.dilation),
-        )
-        if module.padding == "same":
-            padding = dilation * (kernel - 1) // 2
-        elif module.padding == "valid":
-            padding = 0
-        else:
-            padding = _pair(module.padding)
-        return (kernel, stride, padding, dilation)
-    if isinstance(module, (nn.MaxPool1d, nn.AvgPool1d)):
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride) if module.stride else kernel
-        dilation = _pair(getattr(module, "dilation", 1))
-        return (kernel, stride, _pair(module.padding), dilation)
-    return None
+    params = conv_params(module)
+    if params is None:
+        return None
+    kernel, stride, left, _, dilation = params
+    return (kernel, stride, left, dilation)
 
 
 def _chain(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
