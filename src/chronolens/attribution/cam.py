@@ -16,6 +16,7 @@ import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
+from chronolens._scaling import min_max
 from chronolens._validation import check_bool
 from chronolens.attribution._common import concatenate
 from chronolens.attribution._receptive_field import layer_centers, to_input_time
@@ -246,9 +247,7 @@ def score_cam(
     )
     n_filters = activation.shape[1]
     masks = to_input_time(activation, centres, n_timepoints)
-    low = masks.amin(dim=-1, keepdim=True)
-    span = masks.amax(dim=-1, keepdim=True) - low
-    masks = torch.where(span > 0, (masks - low) / span.clamp(min=1e-12), torch.zeros_like(masks))
+    masks = min_max(masks)
     weights = torch.empty(n, n_filters)
     n_rows = n * n_filters
     progress.start(n_rows)

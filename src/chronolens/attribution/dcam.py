@@ -27,6 +27,7 @@ import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
+from chronolens._scaling import min_max
 from chronolens._validation import check_bool, check_int, resolve_seed
 from chronolens.attribution._receptive_field import layer_centers, to_input_time
 from chronolens.attribution._result import MethodResult
@@ -195,9 +196,7 @@ def dcam(
             )
             weights = grad.mean(dim=(2, 3), keepdim=True)
             cam = (weights * activation).sum(dim=1).cpu()  # (rows, D rows, positions)
-            low = cam.amin(dim=(1, 2), keepdim=True)
-            span = cam.amax(dim=(1, 2), keepdim=True) - low
-            cam = (cam - low) / torch.where(span > 0, span, torch.ones_like(span))
+            cam = min_max(cam, dims=(1, 2))
             cam = to_input_time(cam, centres, n_timepoints)  # (rows, D, t)
             index = position_index(order)  # (rows, D, D)
             spread = cam[torch.arange(len(rows))[:, None, None], index]  # (rows, D, D, t)

@@ -19,18 +19,12 @@ import torch
 
 from chronolens._batching import chunks
 from chronolens._progress import SILENT, Progress
+from chronolens._scaling import min_max
 from chronolens._validation import check_float, check_int
 from chronolens.attribution._result import BoundCall, MethodResult
 from chronolens.baselines import replacement
 from chronolens.models.base import Model
 from chronolens.targets import Target
-
-
-def _min_max(values: torch.Tensor) -> torch.Tensor:
-    """Scale the last axis to [0, 1]; a constant row becomes zeros (as scikit-learn does)."""
-    low = values.amin(dim=-1, keepdim=True)
-    span = values.amax(dim=-1, keepdim=True) - low
-    return (values - low) / torch.where(span > 0, span, torch.ones_like(span))
 
 
 def tsr(
@@ -134,7 +128,7 @@ def tsr(
     masked = torch.where(in_window, fill[case], x[case])
     time_raw = change(case, masked).reshape(n, n_windows)
     progress.advance(n * n_windows)
-    time_relevance = _min_max(time_raw)
+    time_relevance = min_max(time_raw)
     cut = torch.quantile(time_relevance, threshold, dim=1, keepdim=True)
     selected = time_relevance > cut  # (n, windows)
 
@@ -150,7 +144,7 @@ def tsr(
         chosen[torch.arange(len(case)), channel] = True
         masked = torch.where(chosen & hit[:, None, :], fill[case], x[case])
         raw = change(case, masked).reshape(len(pairs), n_channels)
-        feature[pairs[:, 0], pairs[:, 1]] = _min_max(raw)
+        feature[pairs[:, 0], pairs[:, 1]] = min_max(raw)
     tsr_windows = time_relevance[:, :, None] * feature  # (n, windows, c)
     attributions = tsr_windows[:, owner].permute(0, 2, 1).contiguous()
     extras["window"] = window

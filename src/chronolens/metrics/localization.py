@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chronolens._scaling import min_max
 from chronolens.explanation import Explanation
 
 
@@ -195,9 +196,7 @@ def aup_aur(explanation: Explanation, mask: Any) -> AupAur:
     n = len(scores)
     scores = scores.astype(np.float64).reshape(n, -1)
     mask = mask.reshape(n, -1)
-    low = scores.min(axis=1, keepdims=True)
-    span = scores.max(axis=1, keepdims=True) - low
-    saliency = (scores - low) / np.where(span > 0, span, 1.0)
+    saliency = min_max(scores, dims=1)
     order = np.argsort(-saliency, axis=1, kind="stable")
     ranked = np.take_along_axis(saliency, order, axis=1)
     hits = np.take_along_axis(mask, order, axis=1)
