@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from chronolens._archive_safety import JSON_LIMIT, read_member
+
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 _CODE_LAYERS = ("Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda")
 
@@ -34,7 +36,8 @@ def _config_text(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             if "config.json" not in archive.namelist():
                 raise ValueError(f"{str(path)!r} is a zip file without a Keras model config.")
-            return archive.read("config.json").decode("utf-8")
+            data = read_member(archive, "config.json", JSON_LIMIT, "The Keras model config")
+            return data.decode("utf-8")
     try:
         import h5py
     except ImportError:
@@ -81,9 +84,11 @@ def check_keras_file(path: Path) -> None:
     """Raise ValueError unless ``path`` holds a Keras model that loads without running code."""
     try:
         config = json.loads(_config_text(path))
-    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{str(path)!r} holds no readable Keras model config ({error}).") from None
-    unsafe = sorted(set(_unsafe_parts(config)))
+        unsafe = sorted(set(_unsafe_parts(config)))
+    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile, RecursionError) as error:
+        raise ValueError(
+            f"{str(path)!r} holds no readable Keras model config ({type(error).__name__})."
+        ) from None
     if unsafe:
         raise ValueError(
             f"{str(path)!r} was not loaded: it contains {'; '.join(unsafe)}, which would run "

@@ -52,6 +52,15 @@ def load_model(path: str | os.PathLike[str]) -> Any:
 
         return load_keras_model(path)
     if path.suffix == ".pt2":
+        from chronolens._archive_safety import check_export_archive
+
+        try:
+            check_export_archive(path)
+        except zipfile.BadZipFile:
+            raise ValueError(
+                f"{str(path)!r} is not a torch.export archive (not a zip file). Save one with "
+                "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')."
+            ) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
