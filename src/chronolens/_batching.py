@@ -9,7 +9,8 @@ activation stays under 16 MB and all its activations under 256 MB, between 1 and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+
+from chronolens.models.base import Model
 
 LARGEST_TENSOR_BYTES = 16 * 2**20
 TOTAL_BYTES = 256 * 2**20
@@ -24,7 +25,7 @@ def chunks(n_rows: int, batch_size: int) -> Iterator[tuple[int, int]]:
 
 
 def resolve_batch_size(
-    batch_size: int | str, model: Any, n_channels: int, n_timepoints: int
+    batch_size: int | str, model: Model, n_channels: int, n_timepoints: int
 ) -> int:
     """Return the rows per model call: ``batch_size`` itself, or the memory-budget choice."""
     if batch_size != "auto":

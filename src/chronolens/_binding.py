@@ -22,7 +22,7 @@ from chronolens.attribution._result import MethodResult
 from chronolens.method_spec import MethodSpec
 from chronolens.models.base import CapabilityError, Model
 from chronolens.registry import REGISTRY, get_method, missing_capability, usable_on
-from chronolens.series import as_series
+from chronolens.series import Layout, as_series
 from chronolens.targets import Target
 
 #: Parameters that may hold an array in the data's layout.
@@ -114,7 +114,7 @@ def capability_error(spec: MethodSpec, model: Model, params: Mapping[str, Any]) 
     return f"Method {spec.name!r} {lacking}{hint}. Methods that work on this model: {listed}."
 
 
-def _series_params(params: dict[str, Any], layout: str) -> dict[str, Any]:
+def _series_params(params: dict[str, Any], layout: Layout) -> dict[str, Any]:
     for name in SERIES_PARAMS:
         value = params.get(name)
         if value is not None and not isinstance(value, (str, int, float)) and np.ndim(value) >= 2:
@@ -132,7 +132,7 @@ def bind(
     params: Mapping[str, Any] | None = None,
     layer: Any = None,
     seed: Any = None,
-    layout: str = "ncl",
+    layout: Layout = "ncl",
 ) -> BoundMethod:
     """Bind a registered method to an adapted model for series of one shape.
 
@@ -200,7 +200,7 @@ def _bind_base(
     n_channels: int,
     n_timepoints: int,
     seed: int | None,
-    layout: str,
+    layout: Layout,
 ) -> BoundMethod:
     """Bind the method a wrapper runs (``values[spec.wraps]``, with ``<wraps>_params``)."""
     assert spec.wraps is not None

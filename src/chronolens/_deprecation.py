@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -31,6 +31,6 @@ def renamed_keyword(old: str, new: str) -> Callable[[_F], _F]:
                 kwargs[new] = kwargs.pop(old)
             return function(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(_F, wrapper)
 
     return decorate

@@ -18,7 +18,7 @@ from chronolens.explanation import Explanation
 from chronolens.models import adapt
 from chronolens.models.base import Model
 from chronolens.models.blackbox import ModelOutputError
-from chronolens.series import LAYOUTS, as_series
+from chronolens.series import LAYOUTS, Layout, as_series
 from chronolens.targets import Target, TargetLike, resolve_target
 
 
@@ -93,7 +93,7 @@ def explain(
     *,
     target: TargetLike = None,
     layer: Any = None,
-    layout: str = "ncl",
+    layout: Layout = "ncl",
     batch_size: int | str = "auto",
     seed: int | None = None,
     progress: bool | None = None,

@@ -70,6 +70,7 @@ def _sensor_events(
         say=say,
     )
     cases = test.subset(slice(0, n_explain))
+    assert cases.mask is not None  # sensor events carry their ground-truth mask
     rows = []
     explanations = {}
     for name in methods().names():

@@ -22,8 +22,9 @@ def _jsonable(value: Any) -> Any:
         items = [_jsonable(v) for v in value]
         return items if all(i is not None or v is None for i, v in zip(items, value)) else None
     if isinstance(value, dict):
-        items = {str(k): _jsonable(v) for k, v in value.items()}
-        return items if all(i is not None or value[k] is None for k, i in items.items()) else None
+        mapping = {str(k): _jsonable(v) for k, v in value.items()}
+        complete = all(i is not None or value[k] is None for k, i in mapping.items())
+        return mapping if complete else None
     return None
 
 
@@ -224,7 +225,8 @@ class Explanation:
         }
         arrays["meta"] = np.array(json.dumps(meta))
         with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # numpy's stub lets **kwds fill its bool `allow_pickle`; the keys here never do.
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Explanation:

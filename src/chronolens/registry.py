@@ -144,7 +144,7 @@ class MethodInfo(NamedTuple):
     summary: str
 
 
-class MethodTable(tuple):  # type: ignore[type-arg]
+class MethodTable(tuple["MethodInfo", ...]):
     """A tuple of :class:`MethodInfo` that prints as a table."""
 
     def __repr__(self) -> str:

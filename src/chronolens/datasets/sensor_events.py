@@ -105,8 +105,8 @@ def _generate(
     rules: dict[tuple[int, int], tuple[int, ...] | None] = {}
     for spec in specs:
         for channel in spec.channels:
-            partners = tuple(c for c in spec.channels if c != channel)
-            rules[(spec.shape_index, channel)] = partners or None
+            others = tuple(c for c in spec.channels if c != channel)
+            rules[(spec.shape_index, channel)] = others or None
 
     n_distractors = rng.integers(n_channels, 2 * n_channels + 1, size=n_cases).tolist()
     starts = [

@@ -123,7 +123,7 @@ def _objective(adapted: Model, target: Any, n_channels: int, n_timepoints: int) 
 
 
 def _shape_and_ranges(
-    adapted: Any, reference: Any, n_channels: int | None, n_timepoints: int | None
+    adapted: Model, reference: Any, n_channels: int | None, n_timepoints: int | None
 ) -> tuple[int, int, np.ndarray | None]:
     if reference is not None:
         from chronolens.series import as_series
@@ -323,7 +323,7 @@ def maximize(
                 m_hat = first_moment / (1 - beta1 ** (step + 1))
                 v_hat = second_moment / (1 - beta2 ** (step + 1))
                 z = z - lr * m_hat / (v_hat.sqrt() + eps)
-                if low_t is not None:
+                if low_t is not None and high_t is not None:
                     z = torch.clamp(z, (low_t - mean_t) / std_t, (high_t - mean_t) / std_t)
         final = mean_t + std_t * z.detach()
         value, _, _ = adapted.gradient(final, objective.target, objective.layer)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from chronolens.series import as_series
+from chronolens.series import Layout, as_series
 from chronolens.targets import TargetLike
 
 
@@ -75,7 +75,7 @@ def evaluate(
     n_steps: int = 20,
     sanity: bool = True,
     sanity_cases: int = 8,
-    layout: str = "ncl",
+    layout: Layout = "ncl",
     seed: int = 0,
     clone: Any = None,
 ) -> Evaluation:

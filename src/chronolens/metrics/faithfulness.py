@@ -54,7 +54,9 @@ def _feature_ranks(values: np.ndarray, windows: np.ndarray, n_windows: int) -> n
     return ranks.reshape(n, rows, n_windows)[..., windows]
 
 
-def _resolve(adapter: Any, explanation: Explanation, target: TargetLike, batch_size: int) -> Target:
+def _resolve(
+    adapter: Model, explanation: Explanation, target: TargetLike, batch_size: int
+) -> Target:
     if target is None:
         if explanation.target is None:
             raise ValueError(
@@ -76,6 +78,7 @@ def _replacement(
     moving average over ``window`` points. ``"blur"`` smooths with sigma ``window / 2``.
     """
     series = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    values: torch.Tensor | None
     if isinstance(baseline, str) and baseline == "local_mean" and granularity == "window":
         values = baselines.window_means(series, windows)
     else:

@@ -9,7 +9,7 @@ with every method on the torch backend.
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,7 +64,8 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         With ``layer``, the target selects from the layer's activation (``output`` is None).
         """
         inputs = self._to_model(x)
-        call, select = self._call, target.select
+        call: Callable[[Any], Any] = self._call
+        select: Callable[[torch.Tensor], torch.Tensor] = target.select
         if layer is not None:
             head = self._submodel(layer, "head")
             call = lambda v: head(v, training=False)  # noqa: E731

@@ -56,7 +56,8 @@ def _method_entry(
     t = magnitude.shape[2]
     width = max(1, round(_WINDOW_FRACTION * t))
     profile_factor = stats.pool_factor(t, _PROFILE_POINTS)
-    profiles, windows = [], []
+    profiles: list[str | None] = []
+    windows: list[list[dict[str, float]]] = []
     for klass in range(n_classes):
         members = groups == klass
         if not members.any():

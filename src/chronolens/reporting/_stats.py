@@ -6,6 +6,7 @@ Pure NumPy, no plotting: each function takes arrays and returns arrays or plain 
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import numpy as np
 
@@ -22,11 +23,11 @@ def rounded(value: float) -> float | None:
     return float(f"{value:.{SIGNIFICANT}g}")
 
 
-def rounded_list(values: np.ndarray) -> list:
-    """Nested lists of :func:`rounded` floats, for any array shape."""
+def rounded_list(values: np.ndarray) -> Any:
+    """Nested lists of :func:`rounded` floats, for any array shape (one of them for 0-d)."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 0:
-        return rounded(array)  # type: ignore[return-value]
+        return rounded(float(array))
     return [rounded_list(row) if array.ndim > 1 else rounded(row) for row in array]
 
 

@@ -19,6 +19,7 @@ from chronolens.explanation import Explanation
 from chronolens.reporting._html import render
 from chronolens.reporting._payload import build_payload
 from chronolens.reporting._sections import optional_sections
+from chronolens.series import Layout
 
 __all__ = ["DEFAULT_METHODS", "report"]
 
@@ -201,7 +202,7 @@ def report(
     channel_names: Sequence[str] | None = None,
     out: str | os.PathLike[str] = "report.html",
     explanations: Sequence[Explanation] | None = None,
-    layout: str = "ncl",
+    layout: Layout = "ncl",
     title: str | None = None,
     seed: int = 0,
     batch_size: int | str = "auto",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 from torch import nn
 
+_Built = TypeVar("_Built", bound=nn.Module)
 
-def _seeded_build(seed: int, build):  # type: ignore[no-untyped-def]
+
+def _seeded_build(seed: int, build: Callable[[], _Built]) -> _Built:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
@@ -18,6 +23,8 @@ def _randomise_norms(model: nn.Module, generator: torch.Generator) -> None:
         for module in model.modules():
             if isinstance(module, nn.BatchNorm1d):
                 size = module.num_features
+                # The tiny models' batch norms track running statistics.
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
                 module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
                 module.weight.copy_(torch.rand(size, generator=generator) + 0.5)

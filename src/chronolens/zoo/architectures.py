@@ -14,16 +14,18 @@ random state.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from chronolens._validation import check_int
 
+_Built = TypeVar("_Built", bound=nn.Module)
 
-def _seeded(seed: int, build: Any) -> nn.Module:
+
+def _seeded(seed: int, build: Callable[[], _Built]) -> _Built:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build()
@@ -201,4 +203,4 @@ def resnet(
     Wang, Yan, Oates (2017). Time series classification from scratch with deep neural networks:
     a strong baseline. IJCNN.
     """
-    return _seeded(seed, lambda: ResNet(n_channels, n_classes, filters))  # type: ignore[return-value]
+    return _seeded(seed, lambda: ResNet(n_channels, n_classes, filters))

@@ -126,7 +126,7 @@ def dcnn(
     n_classes = check_int(n_classes, "n_classes", minimum=1)
     widths = _check_filters(filters)
     kernel_size = check_int(kernel_size, "kernel_size", minimum=1)
-    return _seeded(seed, lambda: DCNN(n_channels, n_classes, widths, kernel_size))  # type: ignore[return-value]
+    return _seeded(seed, lambda: DCNN(n_channels, n_classes, widths, kernel_size))
 
 
 def dresnet(
@@ -153,4 +153,4 @@ def dresnet(
     n_channels = check_int(n_channels, "n_channels", minimum=1)
     n_classes = check_int(n_classes, "n_classes", minimum=1)
     widths = _check_filters(filters)
-    return _seeded(seed, lambda: DResNet(n_channels, n_classes, widths))  # type: ignore[return-value]
+    return _seeded(seed, lambda: DResNet(n_channels, n_classes, widths))
