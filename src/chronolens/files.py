@@ -90,6 +90,53 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         ) from None
 
 
+def _check_npy_header(handle: Any, available: int, what: str) -> None:
+    """Refuse an .npy stream whose header claims more data than there is (before allocating).
+
+    Parameters
+    ----------
+    handle : binary file
+        Positioned at the start of the .npy data.
+    available : int
+        Bytes the stream holds in total (the file's or the zip member's size).
+    what : str
+        The file, for messages.
+    """
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    except ValueError as error:
+        raise ValueError(f"{what!r} is not a readable .npy array ({error}).") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{what!r} holds Python objects (dtype {dtype}), which would need unpickling; "
+            "chronolens reads numeric arrays only. Save the series as float32."
+        )
+    needed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if needed > available:
+        raise ValueError(
+            f"{what!r} claims an array of shape {shape} ({needed / 2**30:,.1f} GiB of "
+            f"{dtype}) but holds {available:,} bytes: the file is truncated or its header is "
+            "wrong. Save the array again with numpy.save."
+        )
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Check the header of every array of an .npz file against the bytes it holds."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"{str(path)!r} is not a readable .npz file (not a zip).") from None
+    with archive:
+        for info in archive.infolist():
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as handle:
+                    _check_npy_header(handle, info.file_size, f"{path}:{info.filename}")
+
+
 def load_series(
     path: str | os.PathLike[str], *, key: str | None = None
 ) -> tuple[np.ndarray, list[str] | None]:
@@ -117,8 +164,11 @@ def load_series(
         raise FileNotFoundError(f"No data file at {str(path)!r}.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        with open(path, "rb") as handle:
+            _check_npy_header(handle, path.stat().st_size, str(path))
         return np.load(path, allow_pickle=False), None
     if suffix == ".npz":
+        _check_npz_headers(path)
         with np.load(path, allow_pickle=False) as data:
             names = list(data.files)
             if key is None:

@@ -173,3 +173,48 @@ def test_deeply_nested_keras_config_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="no readable Keras model config"):
         check_keras_file(path)
+
+
+def npy_with_header(path: Path, shape, dtype="<f4", payload=b"\0" * 64) -> Path:
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        handle.write(payload)
+    return path
+
+
+def test_npy_header_claiming_335_gib_is_a_clear_error_not_a_memory_error(tmp_path, capsys):
+    from chronolens.files import load_series
+
+    path = npy_with_header(tmp_path / "huge.npy", (1000, 9, 10_000_000))
+    with pytest.raises(ValueError, match=r"claims an array of shape.*335\.3 GiB.*truncated"):
+        load_series(path)
+    model = tmp_path / "m.pt"
+    torch.jit.script(tiny_conv_model(n_channels=3, n_classes=3)).save(str(model))
+    code = main(
+        ["explain", str(model), str(path), "--method", "saliency", "--out", str(tmp_path / "e.npz")]
+    )
+    assert code != 0
+    assert "truncated or its header is wrong" in capsys.readouterr().err
+
+
+def test_npz_member_with_a_lying_header_is_refused(tmp_path):
+    from chronolens.files import load_series
+
+    member = npy_with_header(tmp_path / "x.npy", (10**6, 10**6))
+    path = tmp_path / "x.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(member, "x.npy")
+    with pytest.raises(ValueError, match="claims an array"):
+        load_series(path)
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    from chronolens.files import load_series
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects"):
+        load_series(path)
+    assert not marker.exists()
