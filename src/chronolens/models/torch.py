@@ -19,6 +19,7 @@ from torch import nn
 from chronolens._validation import suggestion
 from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
+from chronolens.models._locks import model_lock
 from chronolens.models._torch_outputs import (
     check_differentiable,
     detached,
@@ -92,7 +93,15 @@ class TorchModel:
     # ------------------------------------------------------------------ state
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Run model calls in eval mode without parameter gradients; restore all state after."""
+        """Run model calls in eval mode without parameter gradients; restore all state after.
+
+        The model's lock (:mod:`chronolens.models._locks`) is held throughout, so sessions of
+        one model in several threads run one after the other.
+        """
+        with model_lock(self.module):
+            yield from self._locked_session()
+
+    def _locked_session(self) -> Iterator[None]:
         if self._depth:
             self._depth += 1
             try:
