@@ -17,7 +17,7 @@ import torch
 
 from chronolens._validation import check_float, check_int, resolve_seed
 from chronolens.models.base import Model
-from chronolens.targets import Target
+from chronolens.targets import Target, binary_kind, predicted_classes
 
 
 @dataclass(frozen=True)
@@ -334,7 +334,7 @@ def maximize(
     prototypes = final.float().cpu().numpy()[order]
     predicted = None
     if isinstance(out, torch.Tensor) and out.ndim == 2 and not isinstance(target, tuple):
-        predicted = out.argmax(dim=1).cpu().numpy()[order]
+        predicted = predicted_classes(out, binary_kind(out)).cpu().numpy()[order]
     euclidean, dtw, nearest, backend = _realism(prototypes, ref)
     return Prototypes(
         prototypes=prototypes.astype(np.float32),

@@ -32,7 +32,7 @@ from chronolens.explanation import Explanation
 from chronolens.metrics.curve import PerturbationCurve
 from chronolens.models import adapt
 from chronolens.models.base import Model
-from chronolens.targets import Target, TargetLike, resolve_target
+from chronolens.targets import Target, TargetLike, binary_kind, resolve_target
 
 GRANULARITIES = ("point", "window")
 
@@ -63,7 +63,15 @@ def _resolve(
                 "This explanation was made for a callable `target`, which is not stored with "
                 "it; pass the same `target=` to the metric."
             )
-        return Target(indices=torch.as_tensor(explanation.target, dtype=torch.long))
+        x = torch.from_numpy(explanation.x)
+        first = adapter.scores(x[:1])
+        binary = None
+        if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] == 1:
+            # a binary head: whether it gives logits or probabilities needs every case
+            binary = binary_kind(
+                torch.cat([adapter.scores(x[a:b]) for a, b in chunks(len(x), batch_size)])
+            )
+        return Target(indices=torch.as_tensor(explanation.target, dtype=torch.long), binary=binary)
     x = torch.from_numpy(explanation.x)
     parts = [adapter.scores(x[a:b]) for a, b in chunks(len(x), batch_size)]
     return resolve_target(target, torch.cat(parts))
