@@ -183,7 +183,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
             "base_value": "per case: f(baseline)",
             "player_values": "per case: each player's Shapley value",
         },
-        test_params={"n_samples": 32, "n_segments": 5},
+        test_params={"n_samples": 48, "n_segments": 5},
         demo_params={"n_samples": 128},
     ),
     MethodSpec(

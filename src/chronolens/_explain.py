@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,13 +20,14 @@ from chronolens.models import adapt
 from chronolens.models.base import Model
 from chronolens.models.blackbox import ModelOutputError
 from chronolens.series import LAYOUTS, Layout, as_series
-from chronolens.targets import Target, TargetLike, resolve_target
+from chronolens.targets import Target, TargetLike, predicted_classes, resolve_target
 
 
 def _check_input(model: Model, x: torch.Tensor, layout: str) -> Any:
     """Run the model on one case and return its output.
 
-    A failure on the input shape becomes a clear error naming both readings of the data.
+    A failure says what the model raised (chained, so the user's own traceback shows) and, when
+    the shapes suggest it, that the data may be stored the other way round.
     """
     n, c, t = x.shape
     try:
@@ -35,13 +37,53 @@ def _check_input(model: Model, x: torch.Tensor, layout: str) -> Any:
     except Exception as error:
         other = "nlc" if layout == "ncl" else "ncl"
         expected = model.expected_channels()
-        hint = f" The model's first layer expects {expected} channels." if expected else ""
+        other_reading = f"(n_cases={n}, n_channels={t}, n_timepoints={c})"
+        if expected is not None and expected == t and expected != c:
+            hint = (
+                f" The model's first layer expects {expected} channels: the data looks stored the "
+                f"other way. Pass layout={other!r}, which reads it as {other_reading}."
+            )
+        elif expected is not None and expected != c:
+            hint = (
+                f" The model's first layer expects {expected} channels. If the data is stored the "
+                f"other way, pass layout={other!r}, which reads it as {other_reading}."
+            )
+        else:
+            hint = f" If the data is stored the other way, pass layout={other!r}."
         raise ValueError(
             f"The model failed on the data read with layout={layout!r} as (n_cases={n}, "
-            f"n_channels={c}, n_timepoints={t}): {type(error).__name__}: {error}.{hint} If "
-            f"the data is stored the other way, pass layout={other!r}, which reads it as "
-            f"(n_cases={n}, n_channels={t}, n_timepoints={c})."
-        ) from None
+            f"n_channels={c}, n_timepoints={t}): {type(error).__name__}: {error}.{hint}"
+        ) from error
+
+
+def _warn_square(c: int, t: int, layout: Layout | None) -> Layout:
+    """The layout to use; warn when the shape cannot tell channels from time."""
+    if layout is None:
+        if c == t:
+            warnings.warn(
+                f"The data has as many channels as time points ({c}), so its shape does not say "
+                "which axis is which; it is read as (n_cases, n_channels, n_timepoints). Pass "
+                "layout='ncl' or layout='nlc' to say so and silence this warning.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return "ncl"
+    return layout
+
+
+def _warn_hard_labels(model: Model, output: Any, method_name: str, family: str) -> None:
+    """Warn when a black box's scores are hard 0/1 labels (perturbation maps are then mostly 0)."""
+    if model.differentiable or family != "perturbation" or not isinstance(output, torch.Tensor):
+        return
+    if output.numel() and bool(((output == 0) | (output == 1)).all()):
+        warnings.warn(
+            f"The model's scores are hard labels (every value is exactly 0 or 1), so "
+            f"{method_name!r} gives 0 wherever a perturbation does not flip the label, often for "
+            "whole cases. Pass a model whose predict_proba returns probabilities (e.g. a "
+            "calibrated classifier), or a callable returning its decision_function.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _names(names: Sequence[str] | None, count: int, what: str) -> tuple[str, ...] | None:
@@ -68,7 +110,13 @@ def run_bound(
     so no separate forward pass is run for them.
     """
     n = xt.shape[0]
-    at_input = bound.spec.calls_at_input and not callable(target)
+    at_input = (
+        bound.spec.calls_at_input
+        and not callable(target)
+        and isinstance(first_output, torch.Tensor)
+        and first_output.ndim == 2
+        and first_output.shape[1] > 1  # a binary head's reading needs every case's output
+    )
     if at_input:
         resolved = resolve_target(target, first_output, n)
     else:
@@ -82,7 +130,8 @@ def run_bound(
         else:  # the method did not return the output of every case
             output = model_output(model, xt, rows)
         if resolved.predicted:
-            resolved = Target(indices=output.argmax(dim=1).cpu())
+            binary = resolved.binary
+            resolved = Target(indices=predicted_classes(output, binary).cpu(), binary=binary)
     return result, output, resolved
 
 
@@ -93,7 +142,7 @@ def explain(
     *,
     target: TargetLike = None,
     layer: Any = None,
-    layout: Layout = "ncl",
+    layout: Layout | None = None,
     batch_size: int | str = "auto",
     seed: int | None = None,
     progress: bool | None = None,
@@ -121,8 +170,10 @@ def explain(
         For CAM methods: the layer to read, by name (``model.named_modules()``) or as the module.
         Default: the last layer whose output still has a time axis. The layer used is in
         ``extras["layer"]``.
-    layout : {"ncl", "nlc"}, default="ncl"
+    layout : {"ncl", "nlc"} or None, default=None
         Axis order of ``x`` (and of array baselines): channels before time, or channels last.
+        None reads "ncl", with a warning when the shape cannot tell the axes apart
+        (``n_channels == n_timepoints``).
     batch_size : int or "auto", default="auto"
         Rows per model call. "auto" sizes chunks from a memory budget (see
         :mod:`chronolens._batching`). Results do not depend on it.
@@ -162,17 +213,19 @@ def explain(
     >>> cl.explain(model, x, method="saliency").attributions.shape
     (4, 3, 40)
     """
-    check_choice(layout, "layout", LAYOUTS)
+    if layout is not None:
+        check_choice(layout, "layout", LAYOUTS)
     batch_size = check_batch_size(batch_size)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"`progress` must be None, True or False; got {progress!r}.")
     adapted = adapt(model)
-    series = as_series(x, layout)
+    series = as_series(x, layout or "ncl")
     _, c, t = series.shape
+    read_as = _warn_square(c, t, layout)
     channel_names = _names(channel_names, c, "channel")
     xt = torch.from_numpy(series)
     with adapted.session():
-        first_output = _check_input(adapted, xt, layout)
+        first_output = _check_input(adapted, xt, read_as)
         bound = bind(
             method,
             adapted,
@@ -181,7 +234,7 @@ def explain(
             params=params,
             layer=layer,
             seed=seed,
-            layout=layout,
+            layout=read_as,
         )
         rows = resolve_batch_size(batch_size, adapted, c, t)
         bar = Progress(progress, description=bound.name)
@@ -191,7 +244,10 @@ def explain(
             )
         finally:
             bar.close()
-    return _explanation(bound, series, result, output, resolved, layout, channel_names, class_names)
+    _warn_hard_labels(adapted, output, bound.name, bound.spec.family)
+    return _explanation(
+        bound, series, result, output, resolved, read_as, channel_names, class_names
+    )
 
 
 def _explanation(

@@ -75,7 +75,29 @@ class Explanation:
     class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if np.ndim(self.x) != 3 or np.ndim(self.attributions) != 3:
+            raise ValueError(
+                f"An Explanation needs x and attributions of shape (n_cases, channels, "
+                f"n_timepoints); got shapes {np.shape(self.x)} and {np.shape(self.attributions)}."
+            )
         n, c, t = self.x.shape
+        if np.ndim(self.scores) != 2 or np.shape(self.scores)[0] != n:
+            raise ValueError(
+                f"`scores` must have one row per case, shape ({n}, n_outputs); got "
+                f"{np.shape(self.scores)}."
+            )
+        if self.target is not None and np.shape(self.target) != (n,):
+            raise ValueError(
+                f"`target` must hold one class per case, shape ({n},); got {np.shape(self.target)}."
+            )
+        for key in self.case_keys:
+            value = self.extras.get(key)
+            if value is None or np.shape(np.asarray(value))[:1] != (n,):
+                raise ValueError(
+                    f"extras[{key!r}] is a per-case value but has shape "
+                    f"{None if value is None else np.shape(np.asarray(value))}, not "
+                    f"({n}, ...)."
+                )
         expected_rows = c if self.per_channel else 1
         if self.attributions.shape != (n, expected_rows, t):
             raise ValueError(
@@ -230,7 +252,25 @@ class Explanation:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Explanation:
-        """Load an explanation written by :meth:`save` (never unpickles anything)."""
+        """Load an explanation written by :meth:`save` (never unpickles anything).
+
+        The file is validated: a file that is not one, or whose parts disagree (arrays of the
+        wrong length, malformed metadata), raises ValueError naming the problem.
+        """
+        try:
+            return cls._load(path)
+        except (KeyError, TypeError, AttributeError, RecursionError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a valid chronolens Explanation file "
+                f"({type(error).__name__}: {error}). Write one with Explanation.save()."
+            ) from None
+        except ValueError as error:
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a valid chronolens Explanation file: {error}"
+            ) from None
+
+    @classmethod
+    def _load(cls, path: str | os.PathLike[str]) -> Explanation:
         with np.load(path, allow_pickle=False) as data:
             if "meta" not in data.files:
                 raise ValueError(f"{os.fspath(path)!r} is not a chronolens Explanation file.")

@@ -235,11 +235,11 @@ def test_bad_parameters(tiny, tiny_x, method, params, match):
 def test_user_architecture_at_3000_points_is_incremental():
     model = zoo.conv1d_classifier(9, 3000, 4, filters=8, seed=0).eval()
     x = np.random.default_rng(0).normal(size=(1, 9, 3000)).astype(np.float32)
-    fast = cl.explain(model, x, "occlusion", channels="all", stride=50)
-    full = cl.explain(Opaque(model), x, "occlusion", channels="all", stride=50)
+    fast = cl.explain(model, x, "occlusion", channels="all", window=50, stride=50)
+    full = cl.explain(Opaque(model), x, "occlusion", channels="all", window=50, stride=50)
     assert fast.extras["occlusion_path"] == "incremental"
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-6)
-    assert math.isclose(fast.extras["n_windows"], math.ceil((3000 - 15) / 50) + 1)
+    assert math.isclose(fast.extras["n_windows"], math.ceil((3000 - 50) / 50) + 1)
 
 
 @pytest.mark.parametrize("window", [1, 9, 60])

@@ -116,6 +116,12 @@ def sliding_windows(
             f"`window`={window} is longer than the series ({n_timepoints} time points); use a "
             f"window of at most {n_timepoints}."
         )
+    if stride > window:
+        raise ValueError(
+            f"`stride`={stride} is larger than `window`={window}, so the points between windows "
+            "would get no attribution (and look irrelevant). Use stride <= window, e.g. "
+            f"stride={max(1, window // 3)}."
+        )
     n_windows = -(-(n_timepoints - window) // stride) + 1
     starts = [i * stride for i in range(n_windows)]
     return _expand([(s, min(s + window, n_timepoints)) for s in starts], n_channels, channels)

@@ -155,6 +155,14 @@ def shapley(
         values = window_means(x, owner)
     n_players = len(players)
     exact = n_players <= EXACT_PLAYERS
+    if not exact and n_samples < n_players:
+        raise ValueError(
+            f"`n_samples`={n_samples} coalitions cannot estimate {n_players} Shapley values: "
+            "Kernel SHAP solves one equation per coalition for one value per player, so fewer "
+            f"coalitions than players leave the values undetermined (noise). Pass n_samples >= "
+            f"{n_players} (several times more for stable values; the default is 1000), or use "
+            "fewer players: a smaller n_segments, or channels='all'."
+        )
     if exact:
         index = np.arange(2**n_players)
         coalitions = (index[:, None] >> np.arange(n_players)) & 1 == 1

@@ -66,7 +66,9 @@ class BlackBoxModel:
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
         """Call the model on ``x`` (rows, c, t) and check its output."""
-        array = x.detach().cpu().numpy().astype(np.float32, copy=False)
+        # A copy: a model that writes into its input must not alter the user's series or the
+        # rows chronolens perturbs.
+        array = x.detach().cpu().numpy().astype(np.float32, copy=True)
         if self.flatten:
             array = array.reshape(len(array), -1)
         output = self._predict(array)
