@@ -30,7 +30,13 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
 def _parse_target(text: str | None) -> Any:
     if text is None:
         return None
-    values = [int(v) for v in text.split(",")]
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--target {text!r} is not a class index: pass an integer (--target 1) or one "
+            "integer per case, comma-separated (--target 0,2,1)."
+        ) from None
     return values[0] if len(values) == 1 else values
 
 

@@ -193,13 +193,24 @@ def load_series(
             [float(v) for v in rows[0]]
         except ValueError:
             header, rows = [v.strip() for v in rows[0]], rows[1:]
+        if not rows:
+            raise ValueError(
+                f"{str(path)!r} has a header row but no values: a CSV series needs one row per "
+                "time point under it."
+            )
+        first = header if header is not None else rows[0]
+        ragged = [i for i, row in enumerate(rows) if len(row) != len(first)]
+        if ragged:
+            line = ragged[0] + 1 + (header is not None)  # 1-based line in the file
+            raise ValueError(
+                f"{str(path)!r}: every row must have the same number of columns (one per "
+                f"channel); line {line} has {len(rows[ragged[0]])}, the first has {len(first)}."
+            )
         try:
             values = np.array([[float(v) for v in row] for row in rows], dtype=np.float32)
         except ValueError as error:
             raise ValueError(
                 f"{str(path)!r} holds a value that is not a number: {error}."
             ) from None
-        if values.ndim != 2:
-            raise ValueError(f"{str(path)!r}: every row must have the same number of columns.")
         return values.T[None], header
     raise ValueError(f"Cannot read series from {str(path)!r}: use a .npy, .npz or .csv file.")

@@ -239,3 +239,73 @@ def test_an_untampered_file_round_trips(model, x, tmp_path):
     path = saved(model, x, tmp_path)
     loaded = cl.Explanation.load(path)
     assert loaded.attributions.shape == x.shape and loaded.target.shape == (4,)
+
+
+# ----------------------------------------------------------------------------- files and flags
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("a,b\n1,2\n3\n", "line 3 has 1, the first has 2"),
+        ("1,2\n3,4,5\n", "line 2 has 3, the first has 2"),
+        ("a,b,c\n1,2\n", "line 2 has 2, the first has 3"),
+        ("a,b\n", "a header row but no values"),
+        ("", "is empty"),
+        ("1,2\n3,x\n", "not a number"),
+    ],
+)
+def test_malformed_csv_gets_the_right_reason(tmp_path, text, match):
+    from chronolens.files import load_series
+
+    path = tmp_path / "series.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        load_series(path)
+
+
+def test_cli_target_that_is_not_a_number_names_the_flag(tmp_path, capsys):
+    from chronolens.cli import main
+
+    model = tmp_path / "m.pt"
+    torch.jit.script(tiny_conv_model(n_channels=3, n_classes=3)).save(str(model))
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 40), np.float32))
+    code = main(
+        [
+            "explain",
+            str(model),
+            str(tmp_path / "x.npy"),
+            "--method",
+            "saliency",
+            "--target",
+            "abc",
+            "--out",
+            str(tmp_path / "e.npz"),
+        ]
+    )
+    assert code == 2
+    assert "--target 'abc' is not a class index: pass an integer (--target 1)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_an_edited_layer_is_never_served_stale_receptive_fields():
+    # grad_cam after an in-place edit equals grad_cam of a freshly built model of the new shape
+    def build(stride):
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Conv1d(3, 4, 5, stride=stride),
+            nn.ReLU(),
+            nn.Conv1d(4, 4, 3),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool1d(1),
+            nn.Flatten(),
+            nn.Linear(4, 2),
+        ).eval()
+
+    x = np.random.default_rng(0).normal(size=(2, 3, 40)).astype(np.float32)
+    model = build(1)
+    cl.explain(model, x, "grad_cam")  # fills the cache for the stride-1 model
+    model[0].stride = (2,)  # the user edits the layer in place
+    edited = cl.explain(model, x, "grad_cam")
+    fresh = cl.explain(build(2), x, "grad_cam")
+    np.testing.assert_allclose(edited.extras["layer_centers"], fresh.extras["layer_centers"])
+    np.testing.assert_allclose(edited.attributions, fresh.attributions, rtol=1e-5, atol=1e-6)
