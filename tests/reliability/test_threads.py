@@ -78,3 +78,41 @@ def test_the_cycle_of_one_thread_does_not_block_another_model():
     cl.explain(b, x, "saliency")  # would deadlock if b waited for a's lock
     release.set()
     thread.join()
+
+
+@pytest.mark.parametrize("method", cl.methods().names())
+def test_every_method_leaves_a_shared_model_untouched_under_threads(method):
+    from chronolens import zoo
+    from chronolens.registry import get_method
+    from chronolens.testing import tiny_conv_model
+
+    spec = get_method(method)
+    if spec.layer_rank == 4:
+        model = zoo.dcnn(3, 3, filters=(4, 4), seed=1).train()
+    elif method == "cam":
+        model = train_mode_model()
+    else:
+        model = tiny_conv_model(n_channels=3, n_classes=3, seed=1).train()
+    x = np.random.default_rng(0).normal(size=(3, 3, 60)).astype(np.float32)
+    x_before = x.copy()
+    before = model_state(model)
+    params = {**spec.test_params, "seed": 0}
+    serial = cl.explain(model, x, method, **params).attributions
+    results, errors = [None] * 4, []
+
+    def work(i):
+        try:
+            results[i] = cl.explain(model, x, method, **params).attributions
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for result in results:
+        np.testing.assert_allclose(result, serial, rtol=1e-5, atol=1e-6)
+    assert_model_unchanged(model, before)
+    np.testing.assert_array_equal(x, x_before)
