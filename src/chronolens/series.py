@@ -95,7 +95,18 @@ def as_series(x: Any, layout: Layout = "ncl", *, name: str = "x") -> np.ndarray:
         raise ValueError(
             f"`{name}` is empty: shape (n_cases, n_channels, n_timepoints) = {array.shape}."
         )
-    result = np.array(array, dtype=np.float32, copy=True, order="C")
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:
+        finite = np.isfinite(array)
+        too_big = finite & (np.abs(array) > np.finfo(np.float32).max)
+        if too_big.any():
+            case, channel, time = (int(i[0]) for i in np.nonzero(too_big))
+            raise ValueError(
+                f"`{name}` holds {int(too_big.sum())} values beyond float32's range (+-3.4e38; "
+                f"first at case {case}, channel {channel}, time {time}), which chronolens "
+                "computes in. Rescale the data (e.g. divide by its maximum) before explaining."
+            )
+    with np.errstate(over="ignore"):
+        result = np.array(array, dtype=np.float32, copy=True, order="C")
     if not np.isfinite(result).all():
         bad = ~np.isfinite(result)
         case, channel, time = (int(i[0]) for i in np.nonzero(bad))

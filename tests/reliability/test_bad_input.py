@@ -309,3 +309,27 @@ def test_an_edited_layer_is_never_served_stale_receptive_fields():
     fresh = cl.explain(build(2), x, "grad_cam")
     np.testing.assert_allclose(edited.extras["layer_centers"], fresh.extras["layer_centers"])
     np.testing.assert_allclose(edited.attributions, fresh.attributions, rtol=1e-5, atol=1e-6)
+
+
+def test_values_beyond_float32_are_named_as_such():
+    with pytest.raises(ValueError, match="beyond float32's range.*Rescale"):
+        cl.explain(
+            tiny_conv_model(n_channels=3, n_classes=3), np.full((1, 3, 40), 1e39), "saliency"
+        )
+
+
+def test_a_meta_device_model_is_a_clear_error(x):
+    model = tiny_conv_model(n_channels=3, n_classes=3).to("meta")
+    with pytest.raises(ValueError, match="meta device.*Load its weights first"):
+        cl.explain(model, x, "saliency")
+
+
+@pytest.mark.parametrize("method", ["saliency", "grad_cam", "occlusion"])
+def test_a_bfloat16_model_is_explained_in_its_own_precision(x, method):
+    model = tiny_conv_model(n_channels=3, n_classes=3, seed=1)
+    reference = cl.explain(model, x, method, target=1).attributions
+    low = cl.explain(model.to(torch.bfloat16), x, method, target=1).attributions
+    assert low.dtype == np.float32
+    # bf16 keeps about 3 significant digits, and gradients and score differences amplify its
+    # rounding: the maps must agree in pattern with the float32 model's.
+    assert np.corrcoef(low.ravel(), reference.ravel())[0, 1] > 0.95

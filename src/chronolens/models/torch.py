@@ -58,6 +58,12 @@ class TorchModel:
             raise TypeError(f"TorchModel needs a torch.nn.Module; got {type(module).__name__}.")
         self.module = module
         reference = first_float(module)
+        if any(t.is_meta for t in [*module.parameters(), *module.buffers()]):
+            raise ValueError(
+                "The model's parameters are on the meta device (shapes only, no values), so it "
+                "cannot be run. Load its weights first, e.g. model.to_empty(device='cpu') then "
+                "model.load_state_dict(state), or build it outside torch.device('meta')."
+            )
         self.device = reference.device if reference is not None else torch.device("cpu")
         self.dtype = reference.dtype if reference is not None else torch.float32
         self._depth = 0
