@@ -29,6 +29,13 @@ JSON_LIMIT = 64 * 2**20
 PAYLOAD_LIMIT = 2 * 2**30
 
 
+#: How to save a model chronolens loads from any number of cases.
+EXPORT_HINT = (
+    "torch.export.save(torch.export.export(model, (example,), dynamic_shapes=({0: "
+    "torch.export.Dim('batch')},)), 'model.pt2')"
+)
+
+
 class UnsafeArchiveError(ValueError):
     """The archive asks for something chronolens never does: unpickling, or unbounded memory."""
 
@@ -117,6 +124,6 @@ def check_export_archive(path: str | Path) -> None:
         raise UnsafeArchiveError(
             f"{str(path)!r} is a torch.export archive that torch would unpickle ({listed}), and "
             "unpickling can run any code, so chronolens refuses it. Export the model with plain "
-            "tensor weights: torch.export.save(torch.export.export(model, (example,)), "
-            "'model.pt2') with a standard nn.Module (no custom objects or tensor subclasses)."
+            f"tensor weights: {EXPORT_HINT}, with a standard nn.Module (no custom objects or "
+            "tensor subclasses)."
         )

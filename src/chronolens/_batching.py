@@ -28,11 +28,12 @@ def resolve_batch_size(
     batch_size: int | str, model: Model, n_channels: int, n_timepoints: int
 ) -> int:
     """Return the rows per model call: ``batch_size`` itself, or the memory-budget choice."""
+    limit = model.max_rows if model.max_rows is not None else MAX_ROWS
     if batch_size != "auto":
-        return int(batch_size)
+        return min(int(batch_size), limit)
     sizes = model.row_bytes(n_channels, n_timepoints)
     if sizes is None:
-        return BLACK_BOX_ROWS
+        return min(BLACK_BOX_ROWS, limit)
     total, largest = sizes
-    rows = min(LARGEST_TENSOR_BYTES // max(largest, 1), TOTAL_BYTES // max(total, 1), MAX_ROWS)
+    rows = min(LARGEST_TENSOR_BYTES // max(largest, 1), TOTAL_BYTES // max(total, 1), limit)
     return max(1, int(rows))

@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ValueError, TypeError, FileNotFoundError, IndexError) as error:
+    except (ValueError, TypeError, FileNotFoundError, IndexError, RuntimeError) as error:
         print(f"chronolens: error: {error}", file=sys.stderr)
         return 2
 

@@ -18,7 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from chronolens._archive_safety import EXPORT_HINT as _EXPORT_HINT
+
 MODEL_SUFFIXES = (".pt2", ".pt", ".pth", ".ts", ".jit", ".torchscript")
+
+
+def _static_batch(program: Any) -> int | None:
+    """The fixed batch size of an exported program's first input, or None when it is dynamic."""
+    try:
+        name = program.graph_signature.user_inputs[0]
+        node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == name)
+        first = node.meta["val"].shape[0]
+    except (AttributeError, IndexError, KeyError, StopIteration):
+        return None
+    return int(first) if isinstance(first, int) else None
 
 
 def load_model(path: str | os.PathLike[str]) -> Any:
@@ -59,19 +72,27 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         except zipfile.BadZipFile:
             raise ValueError(
                 f"{str(path)!r} is not a torch.export archive (not a zip file). Save one with "
-                "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')."
+                f"{_EXPORT_HINT}."
             ) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 program = torch.export.load(str(path))
-                return torch.export.unflatten(program)
+                module = torch.export.unflatten(program)
         except Exception as error:
             raise ValueError(
                 f"{str(path)!r} is not a readable torch.export archive ({type(error).__name__}: "
-                f"{error}). Save one with torch.export.save(torch.export.export(model, "
-                "(example,)), 'model.pt2')."
+                f"{error}). Save one with {_EXPORT_HINT}."
             ) from None
+        batch = _static_batch(program)
+        if batch is not None and batch != 1:
+            raise ValueError(
+                f"{str(path)!r} was exported for batches of exactly {batch} cases, so it cannot "
+                f"run on other numbers of cases. Export it with a dynamic batch: {_EXPORT_HINT}."
+            )
+        if batch == 1:  # exported from a single example: run it one case at a time
+            object.__setattr__(module, "chronolens_max_rows", 1)  # read by the torch adapter
+        return module
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"{str(path)!r} is not a model archive. chronolens loads TorchScript files "

@@ -218,3 +218,49 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path):
     with pytest.raises(ValueError, match="Python objects"):
         load_series(path)
     assert not marker.exists()
+
+
+def test_an_archive_exported_from_one_example_runs_one_case_at_a_time(tmp_path, capsys):
+    # The usual export, from a single example, fixes the batch at 1.
+    model = tiny_conv_model(n_channels=3, n_classes=3, seed=1)
+    torch.export.save(
+        torch.export.export(model, (torch.zeros(1, 3, 40),)), str(tmp_path / "b1.pt2")
+    )
+    x = np.random.default_rng(0).normal(size=(4, 3, 40)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    import chronolens as cl
+
+    for method in ("saliency", "grad_cam", "occlusion"):
+        out = tmp_path / f"{method}.npz"
+        assert (
+            main(
+                [
+                    "explain",
+                    str(tmp_path / "b1.pt2"),
+                    str(tmp_path / "x.npy"),
+                    "--method",
+                    method,
+                    "--target",
+                    "1",
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+        expected = cl.explain(model, x, method, target=1).attributions
+        np.testing.assert_allclose(
+            cl.Explanation.load(out).attributions, expected, rtol=1e-4, atol=1e-6
+        )
+
+
+def test_an_archive_with_a_fixed_batch_above_one_names_the_export_fix(tmp_path):
+    model = tiny_conv_model(n_channels=3, n_classes=3, seed=1)
+    torch.export.save(
+        torch.export.export(model, (torch.zeros(2, 3, 40),)), str(tmp_path / "b2.pt2")
+    )
+    with pytest.raises(
+        ValueError, match=r"exactly 2 cases.*dynamic_shapes=\(\{0: torch.export.Dim"
+    ):
+        load_model(tmp_path / "b2.pt2")

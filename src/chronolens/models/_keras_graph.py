@@ -33,6 +33,7 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
 
     differentiable = True
     reads_layers = True
+    max_rows: int | None = None
 
     def __init__(self, model: Any) -> None:
         self._init_keras(model)

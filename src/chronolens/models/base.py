@@ -64,11 +64,15 @@ class Model(Protocol):
         CAM methods).
     device : torch.device
         Where tensors for the model should live.
+    max_rows : int or None
+        The most rows the model accepts per call (1 for a program exported from a single
+        example); None: no limit beyond the memory budget.
     """
 
     differentiable: bool
     reads_layers: bool
     device: torch.device
+    max_rows: int | None
 
     def session(self) -> AbstractContextManager[None]:
         """Enter explanation mode (eval mode, no parameter gradients); restore everything after."""

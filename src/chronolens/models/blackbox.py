@@ -40,6 +40,7 @@ class BlackBoxModel:
     differentiable = False
     reads_layers = False
     device = torch.device("cpu")
+    max_rows: int | None = None
 
     def __init__(self, model: Any, *, flatten: bool | None = None) -> None:
         if hasattr(model, "predict_proba"):

@@ -70,6 +70,8 @@ class TorchModel:
         self._named = self._named_layers()
         self.scripted = isinstance(module, torch.jit.ScriptModule)
         self.reads_layers = not self.scripted
+        limit = getattr(module, "chronolens_max_rows", None)
+        self.max_rows: int | None = int(limit) if isinstance(limit, int) else None
         self._table_cache: dict[tuple[int, int], list[tuple[str, Any]]] = {}
         self._bytes_cache: dict[tuple[int, int], tuple[int, int]] = {}
 
