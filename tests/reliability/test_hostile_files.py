@@ -264,3 +264,20 @@ def test_an_archive_with_a_fixed_batch_above_one_names_the_export_fix(tmp_path):
         ValueError, match=r"exactly 2 cases.*dynamic_shapes=\(\{0: torch.export.Dim"
     ):
         load_model(tmp_path / "b2.pt2")
+
+
+def test_a_torchscript_archive_with_a_python_pickle_runs_nothing(tmp_path):
+    model = tiny_conv_model(n_channels=3, n_classes=3, seed=1)
+    good = tmp_path / "good.pt"
+    torch.jit.script(model).save(str(good))
+    marker = tmp_path / "ran"
+
+    def change(name, data):
+        return pickle.dumps(Payload(marker)) if name.endswith("/data.pkl") else data
+
+    evil = rewrite(good, tmp_path / "evil.pt", change)
+    with pytest.raises(ValueError, match="not a TorchScript archive"):
+        load_model(evil)
+    assert not marker.exists()  # TorchScript's own unpickler builds no Python objects
+    pickle.loads(pickle.dumps(Payload(marker)))  # while the same payload is live in Python
+    assert marker.exists()
