@@ -23,7 +23,7 @@ from chronolens.series import LAYOUTS, Layout, as_series
 from chronolens.targets import Target, TargetLike, predicted_classes, resolve_target
 
 
-def _check_input(model: Model, x: torch.Tensor, layout: str) -> Any:
+def check_input(model: Model, x: torch.Tensor, layout: str) -> Any:
     """Run the model on one case and return its output.
 
     A failure says what the model raised (chained, so the user's own traceback shows) and, when
@@ -225,7 +225,7 @@ def explain(
     channel_names = _names(channel_names, c, "channel")
     xt = torch.from_numpy(series)
     with adapted.session():
-        first_output = _check_input(adapted, xt, read_as)
+        first_output = check_input(adapted, xt, read_as)
         bound = bind(
             method,
             adapted,

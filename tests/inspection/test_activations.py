@@ -121,3 +121,23 @@ def test_bad_arguments(rng):
         cl.top_windows(model, X, "pool", 3)
     with pytest.raises(ValueError, match="k"):
         cl.top_windows(model, X, "pool", 0, k=0)
+
+
+def test_channels_last_data_with_layout_nlc_gives_the_same_answer():
+    import chronolens as cl
+    from chronolens.testing import tiny_conv_model
+
+    model = tiny_conv_model(n_channels=3, n_classes=2, seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 3, 40)).astype(np.float32)
+    x_nlc = x.transpose(0, 2, 1).copy()
+    a = cl.activations(model, x, "relu1")
+    b = cl.activations(model, x_nlc, "relu1", layout="nlc")
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.aligned, b.aligned)
+    t1 = cl.top_windows(model, x, "conv1", 0, k=3)
+    t2 = cl.top_windows(model, x_nlc, "conv1", 0, k=3, layout="nlc")
+    np.testing.assert_array_equal(t1.windows, t2.windows)
+    with pytest.raises(ValueError, match="expects 3 channels|layout"):
+        cl.activations(model, x_nlc, "relu1")
+    with pytest.warns(DeprecationWarning, match=r"top_windows\(X=\.\.\.\) is deprecated"):
+        cl.top_windows(model, X=x, layer="conv1", filter=0, k=3)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from chronolens.series import Layout
+
 from chronolens._batching import chunks, resolve_batch_size
+from chronolens._deprecation import renamed_keyword
 from chronolens.attribution._receptive_field import (
     field_centres,
     layer_centers,
@@ -97,7 +101,9 @@ class Activations:
         return fig
 
 
-def activations(model: Any, x: Any, layer: Any, *, batch_size: int | str = "auto") -> Activations:
+def activations(
+    model: Any, x: Any, layer: Any, *, layout: Layout = "ncl", batch_size: int | str = "auto"
+) -> Activations:
     """The activations of one layer, aligned to input time through the receptive field.
 
     Parameters
@@ -106,6 +112,8 @@ def activations(model: Any, x: Any, layer: Any, *, batch_size: int | str = "auto
     x : array-like of shape (n, n_channels, n_timepoints) or (n_channels, n_timepoints)
     layer : str or torch.nn.Module
         A layer whose output has a time axis.
+    layout : {"ncl", "nlc"}, default="ncl"
+        Axis order of ``x``: channels before time, or channels last (Keras' habit).
     batch_size : int or "auto", default="auto"
 
     Returns
@@ -122,15 +130,18 @@ def activations(model: Any, x: Any, layer: Any, *, batch_size: int | str = "auto
     >>> act.values.shape, act.aligned.shape
     ((2, 6, 40), (2, 6, 40))
     """
-    from chronolens._validation import check_batch_size
+    from chronolens._explain import check_input
+    from chronolens._validation import check_batch_size, check_choice
     from chronolens.models import adapt
-    from chronolens.series import as_series
+    from chronolens.series import LAYOUTS, as_series
 
+    check_choice(layout, "layout", LAYOUTS)
     adapted = adapt(model)
-    series = as_series(x)
+    series = as_series(x, layout)
     _, c, t = series.shape
     xt = torch.from_numpy(series)
     with adapted.session():
+        check_input(adapted, xt, layout)  # a clear error for data stored the other way
         rows = resolve_batch_size(check_batch_size(batch_size), adapted, c, t)
         name = adapted.resolve_layer(layer, c, t)
         values = torch.cat(
@@ -200,13 +211,15 @@ class TopWindows:
         return fig
 
 
+@renamed_keyword("X", "x")
 def top_windows(
     model: Any,
-    X: Any,
+    x: Any,
     layer: Any,
     filter: int,
     *,
     k: int = 8,
+    layout: Layout = "ncl",
     batch_size: int | str = "auto",
 ) -> TopWindows:
     """The input windows across a data set that most excite one filter: what it detects.
@@ -218,12 +231,14 @@ def top_windows(
     Parameters
     ----------
     model : torch.nn.Module or chronolens.models.Model
-    X : array-like of shape (n, n_channels, n_timepoints)
+    x : array-like of shape (n, n_channels, n_timepoints)
     layer : str or torch.nn.Module
     filter : int
         The filter (output channel) of ``layer``.
     k : int, default=8
         Windows to return (at most one per case).
+    layout : {"ncl", "nlc"}, default="ncl"
+        Axis order of ``x``; windows come back in the chronolens layout (channels, time).
     batch_size : int or "auto", default="auto"
 
     Returns
@@ -235,14 +250,14 @@ def top_windows(
     --------
     >>> import numpy as np, chronolens as cl
     >>> from chronolens.testing import tiny_conv_model
-    >>> X = np.random.default_rng(0).normal(size=(10, 3, 40)).astype("float32")
-    >>> top = cl.top_windows(tiny_conv_model(n_channels=3), X, "conv1", 0, k=3)
+    >>> x = np.random.default_rng(0).normal(size=(10, 3, 40)).astype("float32")
+    >>> top = cl.top_windows(tiny_conv_model(n_channels=3), x, "conv1", 0, k=3)
     >>> top.windows.shape
     (3, 3, 5)
     """
     from chronolens._validation import check_batch_size, check_int
 
-    act = activations(model, X, layer, batch_size=batch_size)
+    act = activations(model, x, layer, layout=layout, batch_size=batch_size)
     n, n_filters, _ = act.values.shape
     filter = check_int(filter, "filter", minimum=0)
     if filter >= n_filters:
