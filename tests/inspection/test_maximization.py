@@ -124,3 +124,22 @@ def test_model_without_declared_channels_needs_a_shape():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, 2))
     with pytest.raises(ValueError, match="n_channels"):
         cl.maximize(model, 1, n_timepoints=10)
+
+
+def test_channels_last_reference_with_layout_nlc_gives_the_same_prototypes():
+    import chronolens as cl
+    from chronolens.testing import tiny_conv_model
+
+    model = tiny_conv_model(n_channels=3, n_classes=2, seed=0)
+    ref = np.random.default_rng(0).normal(size=(6, 3, 40)).astype(np.float32)
+    a = cl.maximize(model, 1, reference=ref, seed=0, n_steps=10, n_restarts=2)
+    b = cl.maximize(
+        model,
+        1,
+        reference=ref.transpose(0, 2, 1).copy(),
+        layout="nlc",
+        seed=0,
+        n_steps=10,
+        n_restarts=2,
+    )
+    np.testing.assert_array_equal(a.prototypes, b.prototypes)

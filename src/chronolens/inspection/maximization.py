@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from chronolens.series import Layout
 
 from chronolens._validation import check_float, check_int, resolve_seed
 from chronolens.models.base import Model
@@ -123,12 +126,16 @@ def _objective(adapted: Model, target: Any, n_channels: int, n_timepoints: int) 
 
 
 def _shape_and_ranges(
-    adapted: Model, reference: Any, n_channels: int | None, n_timepoints: int | None
+    adapted: Model,
+    reference: Any,
+    n_channels: int | None,
+    n_timepoints: int | None,
+    layout: Layout = "ncl",
 ) -> tuple[int, int, np.ndarray | None]:
     if reference is not None:
         from chronolens.series import as_series
 
-        ref = as_series(reference, name="reference")
+        ref = as_series(reference, layout, name="reference")
         return ref.shape[1], ref.shape[2], ref
     if n_channels is None:
         n_channels = adapted.expected_channels()
@@ -211,6 +218,7 @@ def maximize(
     lowpass: float = 1.0,
     cutoff: float = 0.1,
     value_range: str | tuple[float, float] | None = "reference",
+    layout: Layout = "ncl",
 ) -> Prototypes:
     """Activation maximization: series that maximise a class score or one filter of a layer.
 
@@ -222,8 +230,8 @@ def maximize(
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Any differentiable PyTorch classifier; never modified (eval mode during the run).
+    model : torch.nn.Module, keras.Model or chronolens.models.Model
+        Any differentiable classifier (PyTorch, or Keras 3 on any backend); never modified.
     target : int or (layer, filter)
         A class index, or a layer (name or module) and a filter index.
     reference : array-like of shape (n, n_channels, n_timepoints), optional
@@ -249,6 +257,8 @@ def maximize(
         Cutoff frequency in cycles per time point (0.5 is the Nyquist frequency).
     value_range : "reference", (low, high) or None, default="reference"
         Per-channel [min, max] of the reference data, one range for all channels, or none.
+    layout : {"ncl", "nlc"}, default="ncl"
+        Axis order of ``reference``; prototypes come back as (n_restarts, channels, time).
 
     Returns
     -------
@@ -285,7 +295,11 @@ def maximize(
         check_float(v, n, minimum=0.0) for v, n in ((l2, "l2"), (tv, "tv"), (lowpass, "lowpass"))
     )
     cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
-    c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints)
+    from chronolens._validation import check_choice
+    from chronolens.series import LAYOUTS
+
+    check_choice(layout, "layout", LAYOUTS)
+    c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints, layout)
 
     if ref is not None:
         mean = ref.mean(axis=(0, 2))
