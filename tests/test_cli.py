@@ -143,3 +143,109 @@ def test_csv_with_header(tmp_path):
 def test_methods_command(capsys):
     assert main(["methods"]) == 0
     assert "integrated_gradients" in capsys.readouterr().out
+
+
+def test_report_subcommand_writes_the_page(saved, tmp_path):
+    _, folder = saved
+    out = tmp_path / "r.html"
+    code = main(
+        [
+            "report",
+            str(folder / "model.pt2"),
+            str(folder / "x.npy"),
+            "--out",
+            str(out),
+            "--methods",
+            "saliency,grad_cam",
+            "--metric-cases",
+            "0",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    page = out.read_text()
+    assert "saliency" in page and "grad_cam" in page and page.startswith("<!DOCTYPE html>")
+
+
+def test_errors_speak_flags_not_python(saved, tmp_path, capsys):
+    _, folder = saved
+    x = np.random.default_rng(0).normal(size=(2, 40, 3)).astype(np.float32)  # channels last
+    np.save(tmp_path / "nlc.npy", x)
+    code = main(
+        [
+            "explain",
+            str(folder / "model.pt2"),
+            str(tmp_path / "nlc.npy"),
+            "--method",
+            "saliency",
+            "--out",
+            str(tmp_path / "e.npz"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--layout nlc" in err and "layout='nlc'" not in err
+    assert (
+        main(
+            [
+                "explain",
+                str(folder / "model.pt2"),
+                str(folder / "x.npy"),
+                "--method",
+                "saliency",
+                "--batch-size",
+                "many",
+                "--out",
+                str(tmp_path / "e.npz"),
+            ]
+        )
+        == 2
+    )
+    assert "--batch-size 'many' is not a number of rows" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_answered_before_the_model_is_loaded(tmp_path, capsys, monkeypatch):
+    import chronolens.files as files
+
+    def never(path):
+        raise AssertionError("the model should not be loaded")
+
+    monkeypatch.setattr(files, "load_model", never)
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 40), np.float32))
+    for argv in (
+        ["explain", "m.keras", str(tmp_path / "x.npy"), "--method", "salincy", "--out", "e.npz"],
+        [
+            "explain",
+            "m.keras",
+            str(tmp_path / "x.npy"),
+            "--method",
+            "saliency",
+            "--param",
+            "n_stepz=3",
+            "--out",
+            "e.npz",
+        ],
+        ["evaluate", "m.keras", str(tmp_path / "x.npy"), "--methods", "saliency,nope"],
+        ["report", "m.keras", str(tmp_path / "x.npy"), "--methods", "grad_camm"],
+        [
+            "explain",
+            "m.keras",
+            str(tmp_path / "missing.npy"),
+            "--method",
+            "saliency",
+            "--out",
+            "e.npz",
+        ],
+    ):
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'saliency'" in err and "No data file" in err
+
+
+@pytest.mark.parametrize("command", ["explain", "report", "evaluate"])
+def test_every_subcommand_help_lists_every_model_format(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for fmt in (".pt2", "TorchScript", ".keras", ".h5", ".npy", ".npz", ".csv"):
+        assert fmt in text, fmt

@@ -1,9 +1,10 @@
-"""The ``chronolens`` command line: ``demo``, ``explain``, ``evaluate`` and ``methods``."""
+"""The ``chronolens`` command line: ``demo``, ``explain``, ``report``, ``evaluate``, ``methods``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,18 @@ def _parse_target(text: str | None) -> Any:
     return values[0] if len(values) == 1 else values
 
 
+def _batch_size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(
+            f"--batch-size {text!r} is not a number of rows: pass an integer (--batch-size 64) "
+            "or auto."
+        ) from None
+
+
 def _command_report(args: argparse.Namespace) -> int:
     """``explain ... --out report.html``: the HTML report instead of an Explanation file."""
     import numpy as np
@@ -70,8 +83,9 @@ def _command_report(args: argparse.Namespace) -> int:
         labels = np.asarray(loaded).astype(np.int64)
         if not np.array_equal(labels, loaded):
             raise ValueError(f"--labels must hold integer classes 0..k-1; {str(path)!r} does not.")
-    model = load_model(args.model)
     data, channel_names = load_series(args.data, key=args.key)
+    _check_methods(names, params)  # answer before a framework is imported
+    model = load_model(args.model)
     written = report(
         model,
         data,
@@ -80,7 +94,7 @@ def _command_report(args: argparse.Namespace) -> int:
         channel_names=channel_names,
         out=args.out,
         layout=args.layout,
-        batch_size=args.batch_size if args.batch_size == "auto" else int(args.batch_size),
+        batch_size=_batch_size(args.batch_size),
         metric_cases=args.metric_cases,
         progress=False if args.quiet else None,
     )
@@ -97,19 +111,22 @@ def _command_explain(args: argparse.Namespace) -> int:
         return _command_report(args)
     if not args.method:
         raise ValueError("--method is required for an .npz --out (see `chronolens methods`).")
-    model = load_model(args.model)
+    params = _parse_params(args.param)
+    target = _parse_target(args.target)
     data, channel_names = load_series(args.data, key=args.key)
+    _check_methods([args.method], params)  # answer before a framework is imported
+    model = load_model(args.model)
     explanation = explain(
         model,
         data,
         args.method,
-        target=_parse_target(args.target),
+        target=target,
         layer=args.layer,
         layout=args.layout,
-        batch_size=args.batch_size if args.batch_size == "auto" else int(args.batch_size),
+        batch_size=_batch_size(args.batch_size),
         progress=False if args.quiet else None,
         channel_names=channel_names,
-        **_parse_params(args.param),
+        **params,
     )
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -134,7 +151,6 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     from chronolens.files import load_model, load_series
     from chronolens.metrics.evaluation import evaluate
 
-    model = load_model(args.model)
     data, _ = load_series(args.data, key=args.key)
     mask = None
     if args.mask is not None:
@@ -142,18 +158,22 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     names = [name.strip() for name in args.methods.split(",") if name.strip()]
     if not names:
         raise ValueError("--methods needs at least one method name, e.g. --methods saliency,cam.")
+    target = _parse_target(args.target)
+    _check_methods(names, {})  # answer before a framework is imported
+    model = load_model(args.model)
     result = evaluate(
         model,
         data,
         names,
         mask=mask,
-        target=_parse_target(args.target),
+        target=target,
         baseline=_parse_value(args.baseline),
         granularity=args.granularity,
         n_steps=args.n_steps,
         sanity=not args.no_sanity,
         layout=args.layout,
         clone=lambda: load_model(args.model),
+        batch_size=_batch_size(args.batch_size),
     )
     print(result)
     return 0
@@ -166,27 +186,38 @@ def _command_methods(_args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``chronolens`` command."""
-    parser = argparse.ArgumentParser(
-        prog="chronolens", description="See what a time-series classifier looks at."
+MODEL_HELP = (
+    "MODEL: a TorchScript file, a torch.export .pt2 archive (inspected, never unpickled), or a "
+    "Keras .keras/.h5 model (safe mode; KERAS_BACKEND defaults to torch). DATA: .npy, .npz "
+    "(--key) or .csv (a row per time point, a column per channel)."
+)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model file (.pt2, TorchScript .pt, .keras or .h5)")
+    parser.add_argument("data", help="series file (.npy, .npz, .csv)")
+    parser.add_argument(
+        "--layout", default="ncl", choices=["ncl", "nlc"], help="data axis order (default ncl)"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--key", help="array name inside a .npz file")
+    parser.add_argument("--batch-size", default="auto", help="rows per model call (default: auto)")
 
-    demo = commands.add_parser("demo", help="train small models, explain them, write figures")
-    demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars or table")
-    demo.set_defaults(run=_command_demo)
 
+def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--labels", help="true classes (.npy, or one integer per line)")
+    parser.add_argument(
+        "--metric-cases",
+        type=int,
+        default=16,
+        help="cases for the faithfulness and sanity checks (default 16, 0: none)",
+    )
+
+
+def _add_explain(commands: Any) -> None:
     ex = commands.add_parser(
-        "explain",
-        help="explain a saved model on saved series",
-        description="MODEL: a TorchScript file, a torch.export .pt2 archive (never unpickled), "
-        "or a Keras .keras/.h5 model (safe mode; KERAS_BACKEND defaults to torch). "
-        "DATA: .npy, .npz (--key) or .csv (a row per time point, a column per channel).",
+        "explain", help="explain a saved model on saved series", description=MODEL_HELP
     )
-    ex.add_argument("model", help="model file (.pt2, TorchScript, .keras or .h5)")
-    ex.add_argument("data", help="series file (.npy, .npz, .csv)")
+    _add_data_arguments(ex)
     ex.add_argument(
         "--method",
         help="a method name (see `chronolens methods`); for an .html --out, comma-separated "
@@ -194,9 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--target", help="class index, or comma-separated one per case")
     ex.add_argument("--layer", help="layer name for CAM methods")
-    ex.add_argument("--layout", default="ncl", choices=["ncl", "nlc"], help="data axis order")
-    ex.add_argument("--key", help="array name inside a .npz file")
-    ex.add_argument("--batch-size", default="auto", help="rows per model call (default: auto)")
     ex.add_argument(
         "--param",
         action="append",
@@ -207,42 +235,106 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--out", required=True, help="output Explanation file (.npz), or an HTML report (.html)"
     )
-    ex.add_argument("--labels", help="report only: true classes (.npy, or one integer per line)")
-    ex.add_argument(
-        "--metric-cases",
-        type=int,
-        default=16,
-        help="report only: cases for the faithfulness and sanity checks (default 16, 0: none)",
-    )
+    _add_report_arguments(ex)
     ex.add_argument("--png", help="figure of one case (default: next to --out)")
     ex.add_argument("--case", type=int, default=0, help="case shown in the figure (default 0)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     ex.set_defaults(run=_command_explain)
 
+
+def _add_report(commands: Any) -> None:
+    rep = commands.add_parser(
+        "report",
+        help="write one self-contained HTML report of what a saved model looks at",
+        description=MODEL_HELP,
+    )
+    _add_data_arguments(rep)
+    rep.add_argument("--out", default="report.html", help="the .html file (default report.html)")
+    rep.add_argument(
+        "--methods",
+        dest="method",
+        help="comma-separated method names (default: grad_cam,integrated_gradients,saliency, "
+        "those the model supports)",
+    )
+    rep.add_argument("--layer", help="layer name, with a single CAM method")
+    rep.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="with a single method"
+    )
+    _add_report_arguments(rep)
+    rep.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    rep.set_defaults(run=_command_report, target=None)
+
+
+def _add_evaluate(commands: Any) -> None:
     ev = commands.add_parser(
         "evaluate",
         help="score methods on a saved model: faithfulness, localization, sanity",
         description="Explain DATA with each method and print, per method: seconds per case, "
         "deletion / insertion AUC next to a random attribution's, average precision, ROC AUC "
-        "and relevance mass against --mask, and the model-randomization verdict.",
+        "and relevance mass against --mask, and the model-randomization verdict. " + MODEL_HELP,
     )
-    ev.add_argument("model", help="model file (.pt2 from torch.export, or TorchScript)")
-    ev.add_argument("data", help="series file (.npy, .npz, .csv)")
+    _add_data_arguments(ev)
     ev.add_argument("--methods", required=True, help="comma-separated method names")
     ev.add_argument("--mask", help="ground-truth mask file, same shape as the data")
-    ev.add_argument("--key", help="array name inside the data .npz file")
     ev.add_argument("--mask-key", help="array name inside the mask .npz file")
     ev.add_argument("--target", help="class index, or comma-separated one per case")
-    ev.add_argument("--layout", default="ncl", choices=["ncl", "nlc"], help="data axis order")
     ev.add_argument("--baseline", default="zeros", help="deletion/insertion baseline")
     ev.add_argument("--granularity", default="point", choices=["point", "window"])
     ev.add_argument("--n-steps", type=int, default=20, help="curve steps (default 20)")
     ev.add_argument("--no-sanity", action="store_true", help="skip the randomization test")
     ev.set_defaults(run=_command_evaluate)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``chronolens`` command."""
+    parser = argparse.ArgumentParser(
+        prog="chronolens", description="See what a time-series classifier looks at."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="train small models, explain them, write figures")
+    demo.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    demo.set_defaults(run=_command_demo)
+    _add_explain(commands)
+    _add_report(commands)
+    _add_evaluate(commands)
     listing = commands.add_parser("methods", help="list the registered methods")
     listing.set_defaults(run=_command_methods)
     return parser
+
+
+#: Python parameter names in messages -> the flags a command-line user types.
+FLAGS = {
+    "layout": "--layout",
+    "batch_size": "--batch-size",
+    "target": "--target",
+    "layer": "--layer",
+    "labels": "--labels",
+    "key": "--key",
+}
+
+
+def in_flags(message: str) -> str:
+    """Say a message in command-line terms: ``layout='nlc'`` -> ``--layout nlc``."""
+    for name, flag in FLAGS.items():
+
+        def as_flag(match: re.Match[str], flag: str = flag) -> str:
+            return f"{flag} {match[2] or match[3]}"
+
+        message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
+        message = message.replace(f"`{name}`", flag)
+    return message
+
+
+def _check_methods(names: Sequence[str], params: dict[str, Any]) -> None:
+    """Check method names and parameters before a model file (and its framework) is loaded."""
+    from chronolens._validation import check_no_extra_params
+    from chronolens.registry import get_method
+
+    for name in names:
+        spec = get_method(name)
+        if params:
+            check_no_extra_params(spec.name, params, spec.parameters)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (ValueError, TypeError, FileNotFoundError, IndexError, RuntimeError) as error:
-        print(f"chronolens: error: {error}", file=sys.stderr)
+        print(f"chronolens: error: {in_flags(str(error))}", file=sys.stderr)
         return 2
 
 

@@ -78,6 +78,7 @@ def evaluate(
     layout: Layout = "ncl",
     seed: int = 0,
     clone: Any = None,
+    batch_size: int | str = "auto",
 ) -> Evaluation:
     """Explain ``x`` with each method and score every map.
 
@@ -104,6 +105,8 @@ def evaluate(
     clone : callable, optional
         Returns a fresh copy of the model for the randomization test (see
         :func:`chronolens.metrics.model_randomization`).
+    batch_size : int or "auto", default="auto"
+        Rows per model call, as in :func:`chronolens.explain`.
 
     Returns
     -------
@@ -138,9 +141,22 @@ def evaluate(
     rows = []
     for spec in specs:
         start = time.perf_counter()
-        exp = explain(model, series, spec.name, target=target, progress=False, seed=seed)
+        exp = explain(
+            model,
+            series,
+            spec.name,
+            target=target,
+            progress=False,
+            seed=seed,
+            batch_size=batch_size,
+        )
         seconds = (time.perf_counter() - start) / len(series)
-        curve_args = {"baseline": baseline, "granularity": granularity, "n_steps": n_steps}
+        curve_args = {
+            "baseline": baseline,
+            "granularity": granularity,
+            "n_steps": n_steps,
+            "batch_size": batch_size,
+        }
         deleted = deletion(model, exp, seed=seed, target=target, **curve_args)
         inserted = insertion(model, exp, seed=seed, target=target, **curve_args)
         scores: dict[str, Any] = {}
