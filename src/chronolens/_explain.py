@@ -245,6 +245,8 @@ def explain(
         finally:
             bar.close()
     _warn_hard_labels(adapted, output, bound.name, bound.spec.family)
+    if class_names is None and getattr(model, "classes_", None) is not None:
+        class_names = [str(name) for name in model.classes_]  # a fitted classifier's labels
     return _explanation(
         bound, series, result, output, resolved, read_as, channel_names, class_names
     )
@@ -272,6 +274,13 @@ def _explanation(
     if bound.randomized:
         extras.setdefault("seed", bound.seed)
     c = series.shape[1]
+    names = _names(class_names, 0, "class")
+    n_classes = 2 if resolved.binary else scores.shape[1]
+    if names is not None and resolved.fn is None and len(names) != n_classes:
+        raise ValueError(
+            f"`class_names` has {len(names)} names for {n_classes} classes; pass exactly "
+            f"{n_classes}."
+        )
     return Explanation(
         x=series,
         attributions=attributions,
@@ -284,5 +293,5 @@ def _explanation(
         extras=extras,
         case_keys=tuple(result.case_extras),
         channel_names=channel_names,
-        class_names=_names(class_names, 0, "class"),
+        class_names=names,
     )

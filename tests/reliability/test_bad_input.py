@@ -333,3 +333,30 @@ def test_a_bfloat16_model_is_explained_in_its_own_precision(x, method):
     # bf16 keeps about 3 significant digits, and gradients and score differences amplify its
     # rounding: the maps must agree in pattern with the float32 model's.
     assert np.corrcoef(low.ravel(), reference.ravel())[0, 1] > 0.95
+
+
+def test_class_names_are_counted_the_same_way_everywhere(model, x, tmp_path):
+    with pytest.raises(ValueError, match="`class_names` has 2 names for 3 classes"):
+        cl.explain(model, x, "saliency", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="`class_names` has 2 names for 3 classes; pass exactly 3"):
+        cl.report(
+            model,
+            x,
+            class_names=["a", "b"],
+            methods=["saliency"],
+            out=tmp_path / "r.html",
+            metric_cases=0,
+            prototypes=False,
+        )
+
+
+def test_class_names_default_to_a_fitted_classifiers_classes(x):
+    class Fitted:
+        classes_ = np.array(["low", "high"])
+
+        def predict_proba(self, series):
+            p = 1 / (1 + np.exp(-series.mean(axis=(1, 2))))
+            return np.stack([1 - p, p], axis=1)
+
+    exp = cl.explain(Fitted(), x, "occlusion", window=8, stride=4)
+    assert exp.class_names == ("low", "high")

@@ -85,3 +85,22 @@ def test_fit_can_restore_the_best_validation_epoch():
     assert zoo.accuracy(model, X_val, y_val) == history["val_accuracy"][best]
     with pytest.raises(ValueError, match="x_val"):
         zoo.fit(model, X, y, epochs=1, restore_best=True)
+
+
+def test_fit_encodes_string_labels_and_says_so():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3, 40)).astype(np.float32)
+    y = np.array(["walk", "run", "sit"] * 4)
+    codes = np.array([2, 0, 1] * 4)  # sorted: run, sit, walk
+    a = zoo.fcn(3, 3, filters=(4, 4, 4), seed=0)
+    b = zoo.fcn(3, 3, filters=(4, 4, 4), seed=0)
+    with pytest.warns(UserWarning, match=r"\['run', 'sit', 'walk'\].*class_names=history"):
+        history = zoo.fit(a, X, y, epochs=2, seed=0, progress=False, x_val=X, y_val=y)
+    reference = zoo.fit(b, X, codes, epochs=2, seed=0, progress=False, x_val=X, y_val=codes)
+    assert history["classes"] == ["run", "sit", "walk"]
+    assert history["loss"] == reference["loss"]
+    assert zoo.accuracy(a, X, y, classes=history["classes"]) == zoo.accuracy(b, X, codes)
+    with pytest.raises(ValueError, match="classes=history"):
+        zoo.accuracy(a, X, y)
+    with pytest.raises(ValueError, match=r"\['jump'\]"):
+        zoo.accuracy(a, X, np.array(["jump"] * 12), classes=history["classes"])

@@ -52,7 +52,8 @@ def _check_names(names: Any, parameter: str, expected: int, what: str) -> tuple[
         )
     if len(names) != expected:
         raise ValueError(
-            f"`{parameter}` has {len(names)} names for {expected} {what}s; pass exactly {expected}."
+            f"`{parameter}` has {len(names)} names for {expected} {what}"
+            f"{'es' if what.endswith('s') else 's'}; pass exactly {expected}."
         )
     return tuple(str(name) for name in names)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,10 @@ def fit(
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_accuracy": []}
+    history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_accuracy": []}
+    _, classes = encode_labels(y)
+    if classes is not None:
+        history["classes"] = classes
     bar = Progress(progress, description="training", unit="epoch")
     bar.start(epochs)
     try:
@@ -97,13 +101,44 @@ def _tensors(
     from chronolens.series import as_series
 
     inputs = torch.from_numpy(as_series(x))
-    labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    codes, classes = encode_labels(y)
+    if classes is not None:
+        warnings.warn(
+            f"`y` holds labels {classes}, encoded as class indices 0..{len(classes) - 1} in "
+            "that (sorted) order; the history's 'classes' records it. Pass "
+            "class_names=history['classes'] to explain() and report().",
+            UserWarning,
+            stacklevel=4,
+        )
+    labels = torch.as_tensor(codes, dtype=torch.long)
     if len(labels) != len(inputs):
         raise ValueError(f"`y` has {len(labels)} labels for {len(inputs)} cases.")
     validation = None
     if x_val is not None:
-        validation = (torch.from_numpy(as_series(x_val)), torch.as_tensor(np.asarray(y_val)))
+        val_codes, _ = encode_labels(y_val, classes)
+        validation = (torch.from_numpy(as_series(x_val)), torch.as_tensor(val_codes))
     return inputs, labels, validation
+
+
+def encode_labels(y: Any, classes: list[str] | None = None) -> tuple[np.ndarray, list[str] | None]:
+    """Class indices for ``y``; string (or other non-integer) labels are encoded in sorted order.
+
+    Returns the codes and the class names (None when ``y`` already holds integers).
+    """
+    labels = np.asarray(y)
+    if labels.dtype.kind in "iu" and classes is None:
+        return labels.astype(np.int64), None
+    if labels.dtype.kind == "f" and classes is None and np.all(np.mod(labels, 1) == 0):
+        return labels.astype(np.int64), None
+    known = classes if classes is not None else sorted({str(v) for v in labels.tolist()})
+    index = {name: i for i, name in enumerate(known)}
+    unknown = sorted({str(v) for v in labels.tolist()} - set(index))
+    if unknown:
+        raise ValueError(
+            f"`y` holds labels {unknown} that the training labels do not ({known}); the "
+            "validation and test labels must come from the same classes."
+        )
+    return np.array([index[str(v)] for v in labels.tolist()], dtype=np.int64), list(known)
 
 
 def _epoch(
@@ -133,12 +168,22 @@ def _epoch(
 
 
 @renamed_keyword("X", "x")
-def accuracy(model: nn.Module, x: Any, y: Any, batch_size: int = 256) -> float:
-    """Fraction of cases whose predicted class (argmax of the output) equals ``y``."""
+def accuracy(
+    model: nn.Module, x: Any, y: Any, batch_size: int = 256, classes: list[str] | None = None
+) -> float:
+    """Fraction of cases whose predicted class (argmax of the output) equals ``y``.
+
+    String labels need ``classes``, the order used in training (``fit``'s ``history["classes"]``).
+    """
     from chronolens.series import as_series
 
     inputs = torch.from_numpy(as_series(x))
-    labels = torch.as_tensor(np.asarray(y))
+    if classes is None and np.asarray(y).dtype.kind not in "iuf":
+        raise ValueError(
+            "`y` holds string labels: pass classes=history['classes'] (the order zoo.fit "
+            "encoded them in), so that label i means the model's output i."
+        )
+    labels = torch.as_tensor(encode_labels(y, classes)[0])
     was_training = model.training
     model.eval()
     try:
