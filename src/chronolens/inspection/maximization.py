@@ -132,9 +132,11 @@ def _shape_and_ranges(
     n_timepoints: int | None,
     layout: Layout = "ncl",
 ) -> tuple[int, int, np.ndarray | None]:
-    if reference is not None:
-        from chronolens.series import as_series
+    from chronolens._validation import check_choice
+    from chronolens.series import LAYOUTS, as_series
 
+    check_choice(layout, "layout", LAYOUTS)
+    if reference is not None:
         ref = as_series(reference, layout, name="reference")
         return ref.shape[1], ref.shape[2], ref
     if n_channels is None:
@@ -295,10 +297,6 @@ def maximize(
         check_float(v, n, minimum=0.0) for v, n in ((l2, "l2"), (tv, "tv"), (lowpass, "lowpass"))
     )
     cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
-    from chronolens._validation import check_choice
-    from chronolens.series import LAYOUTS
-
-    check_choice(layout, "layout", LAYOUTS)
     c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints, layout)
 
     if ref is not None:
