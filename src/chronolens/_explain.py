@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,9 @@ import torch
 
 from chronolens._batching import resolve_batch_size
 from chronolens._binding import BoundMethod, bind
+from chronolens._lengths import groups, is_ragged, pad_series, pad_to, stack_cases, valid_mask
 from chronolens._progress import Progress
-from chronolens._validation import check_batch_size, check_choice
+from chronolens._validation import check_batch_size, check_choice, resolve_seed
 from chronolens.attribution._common import model_output
 from chronolens.attribution._result import MethodResult
 from chronolens.explanation import Explanation
@@ -135,6 +137,81 @@ def run_bound(
     return result, output, resolved
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What explain() binds and runs, for one array of equal-length series."""
+
+    model: Model
+    method: str
+    params: dict[str, Any]
+    layer: Any
+    seed: int | None
+    batch_size: int | str
+    layout: Layout
+
+    def run(
+        self, series: np.ndarray, target: TargetLike, bar: Progress
+    ) -> tuple[BoundMethod, MethodResult, Any, Target]:
+        """Bind the method for ``series``' shape and run it on every case."""
+        _, c, t = series.shape
+        xt = torch.from_numpy(np.ascontiguousarray(series))
+        first_output = check_input(self.model, xt, self.layout)
+        bound = bind(
+            self.method,
+            self.model,
+            n_channels=c,
+            n_timepoints=t,
+            params=self.params,
+            layer=self.layer,
+            seed=self.seed,
+            layout=self.layout,
+        )
+        rows = resolve_batch_size(self.batch_size, self.model, c, t)
+        result, output, resolved = run_bound(bound, self.model, xt, target, first_output, rows, bar)
+        return bound, result, output, resolved
+
+
+def _run_by_length(
+    call: _Call, series: np.ndarray, lengths: np.ndarray, target: TargetLike, bar: Progress
+) -> tuple[BoundMethod, MethodResult, Any, Target]:
+    """Run ``call`` on each group of equal-length cases, unpadded; put the cases back in order."""
+    n, _, t = series.shape
+    call = replace(call, seed=resolve_seed(call.seed))  # one seed for every group
+    per_case = target is not None and not callable(target) and np.ndim(target) == 1
+    runs = []
+    for length, index in groups(lengths):
+        part_target = np.asarray(target)[index].tolist() if per_case else target
+        try:
+            runs.append((index, call.run(series[index, :, :length], part_target, bar)))
+        except ValueError as error:
+            raise ValueError(
+                f"On the {len(index)} cases of length {length} (the data has unequal lengths, "
+                f"{int(lengths.min())} to {t}; each length is explained at its own length): "
+                f"{error}"
+            ) from error
+    bound, first, _, first_target = runs[0][1]
+    attributions = stack_cases(
+        [(i, pad_to(r[1].attributions.cpu().numpy(), t)) for i, r in runs], n
+    )
+    case_extras = {
+        key: torch.from_numpy(stack_cases([(i, _numpy(r[1].case_extras[key])) for i, r in runs], n))
+        for key in first.case_extras
+    }
+    result = MethodResult(torch.from_numpy(attributions), dict(first.extras), case_extras)
+    output = torch.from_numpy(stack_cases([(i, _numpy(r[2])) for i, r in runs], n))
+    indices = None
+    if first_target.indices is not None:
+        indices = torch.from_numpy(stack_cases([(i, _numpy(r[3].indices)) for i, r in runs], n))
+    resolved = Target(indices=indices, fn=first_target.fn, binary=first_target.binary)
+    return bound, result, output, resolved
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def explain(
     model: Any,
     x: Any,
@@ -148,6 +225,7 @@ def explain(
     progress: bool | None = None,
     channel_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
+    pad_value: float | None = None,
     **params: Any,
 ) -> Explanation:
     """Explain a model's decisions on time series with one attribution method.
@@ -186,6 +264,16 @@ def explain(
         None shows a progress bar once work has run for 2 seconds; True always; False never.
     channel_names, class_names : sequence of str, optional
         Names for plots and reports.
+    pad_value : float or None, default=None
+        For unequal-length data only (``x`` a list of ``(n_channels, t_i)`` arrays, or
+        ``(t_i, n_channels)`` with ``layout="nlc"``). None: the cases of each length are
+        explained together at their own length, so the model never sees padding (for models
+        that take any length, e.g. global-pooling CNNs). A number: every case is padded at the
+        end with it to the longest length before the model sees it (for models that need one
+        length or mask a value, e.g. ``keras.layers.Masking(mask_value=pad_value)``); methods
+        that replace values may then also replace the padding. Either way ``x`` is padded with
+        ``pad_value`` (0.0 when None), attribution is NaN on the padding and
+        ``Explanation.lengths`` holds each case's length.
     **params
         Parameters of the method (see its docstring, e.g. ``n_steps`` for
         ``"integrated_gradients"``).
@@ -219,36 +307,30 @@ def explain(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"`progress` must be None, True or False; got {progress!r}.")
     adapted = adapt(model)
-    series = as_series(x, layout or "ncl")
+    lengths = None
+    if is_ragged(x):
+        fill = 0.0 if pad_value is None else float(pad_value)
+        series, lengths = pad_series(x, layout or "ncl", pad_value=fill)
+    else:
+        series = as_series(x, layout or "ncl")
     _, c, t = series.shape
     read_as = _warn_square(c, t, layout)
     channel_names = _names(channel_names, c, "channel")
-    xt = torch.from_numpy(series)
+    call = _Call(adapted, method, params, layer, seed, batch_size, read_as)
     with adapted.session():
-        first_output = check_input(adapted, xt, read_as)
-        bound = bind(
-            method,
-            adapted,
-            n_channels=c,
-            n_timepoints=t,
-            params=params,
-            layer=layer,
-            seed=seed,
-            layout=read_as,
-        )
-        rows = resolve_batch_size(batch_size, adapted, c, t)
-        bar = Progress(progress, description=bound.name)
+        bar = Progress(progress, description=method)
         try:
-            result, output, resolved = run_bound(
-                bound, adapted, xt, target, first_output, rows, bar
-            )
+            if lengths is not None and pad_value is None:
+                bound, result, output, resolved = _run_by_length(call, series, lengths, target, bar)
+            else:
+                bound, result, output, resolved = call.run(series, target, bar)
         finally:
             bar.close()
     _warn_hard_labels(adapted, output, bound.name, bound.spec.family)
     if class_names is None and getattr(model, "classes_", None) is not None:
         class_names = [str(name) for name in model.classes_]  # a fitted classifier's labels
     return _explanation(
-        bound, series, result, output, resolved, read_as, channel_names, class_names
+        bound, series, result, output, resolved, read_as, channel_names, class_names, lengths
     )
 
 
@@ -261,9 +343,15 @@ def _explanation(
     layout: str,
     channel_names: tuple[str, ...] | None,
     class_names: Sequence[str] | None,
+    lengths: np.ndarray | None = None,
 ) -> Explanation:
-    """Pack a method's result into an Explanation."""
+    """Pack a method's result into an Explanation (NaN attribution beyond each length)."""
     attributions = result.attributions.detach().cpu().float().numpy()
+    if lengths is not None:
+        attributions = attributions.copy()
+        attributions[
+            ~np.broadcast_to(valid_mask(lengths, series.shape[2])[:, None], attributions.shape)
+        ] = np.nan
     if isinstance(output, torch.Tensor) and output.ndim == 2 and resolved.fn is None:
         scores = output.detach().cpu().float().numpy()
     else:
@@ -294,4 +382,5 @@ def _explanation(
         case_keys=tuple(result.case_extras),
         channel_names=channel_names,
         class_names=names,
+        lengths=lengths,
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from chronolens._lengths import check_lengths
+
 _FORMAT = "chronolens.Explanation/1"
 
 
@@ -59,6 +61,10 @@ class Explanation:
         The keys of ``extras`` whose first axis is the case axis; sliced with the cases.
     channel_names, class_names : tuple of str or None
         Names used by plots and reports.
+    lengths : numpy.ndarray of shape (n_cases,) or None
+        For unequal-length data: how many time points of each case are real. ``x`` is padded
+        at the end to the longest length and ``attributions`` are NaN on the padding. None for
+        equal-length data.
     """
 
     x: np.ndarray
@@ -73,6 +79,7 @@ class Explanation:
     case_keys: tuple[str, ...] = ()
     channel_names: tuple[str, ...] | None = None
     class_names: tuple[str, ...] | None = None
+    lengths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if np.ndim(self.x) != 3 or np.ndim(self.attributions) != 3:
@@ -109,6 +116,8 @@ class Explanation:
             raise ValueError(
                 f"`channel_names` has {len(self.channel_names)} names for {c} channels."
             )
+        if self.lengths is not None:
+            object.__setattr__(self, "lengths", check_lengths(self.lengths, n, t))
 
     # ------------------------------------------------------------------ basics
     @property
@@ -135,7 +144,15 @@ class Explanation:
             target=None if self.target is None else self.target[index],
             scores=self.scores[index],
             extras=extras,
+            lengths=None if self.lengths is None else self.lengths[index],
         )
+
+    def unpadded(self, case: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, attributions)`` of one case cut to its own length: (c, t_i) and (rows, t_i)."""
+        if not -self.n_cases <= int(case) < self.n_cases:
+            raise IndexError(f"case {case} is out of range for {self.n_cases} cases.")
+        t = self.x.shape[2] if self.lengths is None else int(self.lengths[case])
+        return self.x[case, :, :t], self.attributions[case, :, :t]
 
     def __repr__(self) -> str:
         n, c, t = self.x.shape
@@ -204,6 +221,8 @@ class Explanation:
         }
         if self.target is not None:
             data["target"] = (("case",), self.target)
+        if self.lengths is not None:
+            data["lengths"] = (("case",), self.lengths)
         attrs = {"method": self.method, "per_channel": int(self.per_channel), "layout": self.layout}
         attrs["params"] = json.dumps(_jsonable(self.params))
         if "layer" in self.extras:
@@ -220,6 +239,8 @@ class Explanation:
         }
         if self.target is not None:
             arrays["target"] = self.target
+        if self.lengths is not None:
+            arrays["lengths"] = self.lengths
         meta_extras: dict[str, Any] = {}
         for key, value in self.extras.items():
             if isinstance(value, np.ndarray) or key in self.case_keys:
@@ -300,4 +321,5 @@ class Explanation:
             case_keys=tuple(meta["case_keys"]),
             channel_names=None if meta["channel_names"] is None else tuple(meta["channel_names"]),
             class_names=None if meta["class_names"] is None else tuple(meta["class_names"]),
+            lengths=arrays.get("lengths"),
         )
