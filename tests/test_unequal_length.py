@@ -182,3 +182,30 @@ def test_japanese_vowels_end_to_end() -> None:
     ).all()
     cam = cl.explain(model, cases, "grad_cam")
     assert cam.attributions.shape == (40, 1, exp.x.shape[2])
+
+
+@pytest.mark.parametrize("kind", ["deletion", "insertion"])
+def test_curves_ignore_the_padding(kind: str) -> None:
+    """Each case's curve equals the curve of that case explained alone, at its own length."""
+    from chronolens import metrics
+
+    model = tiny_conv_model(3, 2)
+    cases = _ragged()
+    exp = cl.explain(model, cases, "saliency", target=1)
+    curve = getattr(metrics, kind)(model, exp, n_steps=5, granularity="window", window=3)
+    assert np.isfinite(curve.scores).all() and curve.scores.shape == (5, 6)
+    for i, case in enumerate(cases):
+        alone = cl.explain(model, case[None], "saliency", target=1)
+        ref = getattr(metrics, kind)(model, alone, n_steps=5, granularity="window", window=3)
+        np.testing.assert_allclose(curve.scores[i], ref.scores[0], rtol=1e-5, atol=1e-6)
+        if LENGTHS.count(LENGTHS[i]) == 1:  # the random ranks are drawn per group of cases
+            np.testing.assert_allclose(curve.random_scores[i], ref.random_scores[0], rtol=1e-5)
+
+
+def test_by_length_parts_have_no_padding() -> None:
+    exp = cl.explain(tiny_conv_model(3), _ragged(), "saliency")
+    parts = exp.by_length()
+    assert sorted(len(index) for index, _ in parts) == [1, 1, 1, 2]
+    for index, part in parts:
+        assert part.lengths is None and not np.isnan(part.attributions).any()
+        assert part.x.shape[2] == LENGTHS[index[0]]

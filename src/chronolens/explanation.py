@@ -147,6 +147,31 @@ class Explanation:
             lengths=None if self.lengths is None else self.lengths[index],
         )
 
+    def by_length(self) -> list[tuple[np.ndarray, Explanation]]:
+        """``(case indices, explanation)`` per distinct length, each cut to that length.
+
+        The parts have ``lengths=None`` and no padding; equal-length data gives one part.
+        """
+        if self.lengths is None:
+            return [(np.arange(self.n_cases), self)]
+        parts = []
+        for length in np.unique(self.lengths):
+            index = np.flatnonzero(self.lengths == length)
+            part = self[index]
+            t = int(length)
+            parts.append(
+                (
+                    index,
+                    replace(
+                        part,
+                        x=part.x[:, :, :t],
+                        attributions=part.attributions[:, :, :t],
+                        lengths=None,
+                    ),
+                )
+            )
+        return parts
+
     def unpadded(self, case: int) -> tuple[np.ndarray, np.ndarray]:
         """``(x, attributions)`` of one case cut to its own length: (c, t_i) and (rows, t_i)."""
         if not -self.n_cases <= int(case) < self.n_cases:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from chronolens.explanation import Explanation
 
 
 def _aopc(scores: np.ndarray, kind: str) -> np.ndarray:
@@ -84,3 +88,53 @@ class PerturbationCurve:
             f"baseline={self.baseline!r}, granularity={self.granularity!r}: mean AUC "
             f"{self.mean_auc:.4g} vs random {self.mean_random_auc:.4g}, {better} is better)"
         )
+
+
+def combine(parts: list[tuple[np.ndarray, PerturbationCurve]], n_cases: int) -> PerturbationCurve:
+    """One curve from curves of disjoint case groups ``(indices, curve)``, in case order."""
+    first = parts[0][1]
+
+    def gather(name: str) -> np.ndarray:
+        values = [getattr(curve, name) for _, curve in parts]
+        out = np.empty((n_cases, *values[0].shape[1:]), dtype=values[0].dtype)
+        for (index, _), value in zip(parts, values):
+            out[index] = value
+        return out
+
+    return PerturbationCurve(
+        kind=first.kind,
+        fractions=first.fractions,
+        scores=gather("scores"),
+        auc=gather("auc"),
+        random_scores=gather("random_scores"),
+        random_auc=gather("random_auc"),
+        baseline=first.baseline,
+        granularity=first.granularity,
+        window=first.window,
+        method=first.method,
+    )
+
+
+def by_length(
+    explanation: Explanation,
+    run: Callable[[Explanation, Any, Any], PerturbationCurve],
+    baseline: Any,
+    target: Any,
+) -> PerturbationCurve:
+    """Run a curve on each equal-length group of an unequal-length explanation, unpadded.
+
+    ``run(part, baseline, target)`` computes the curve of one group (cut to its length, so the
+    padding is never ranked, replaced or counted in the fractions); an array ``baseline`` and a
+    per-case ``target`` are cut to the group. The curves are put back in case order.
+    """
+    parts = []
+    per_case = target is not None and not callable(target) and np.ndim(target) == 1
+    for index, part in explanation.by_length():
+        own = (
+            baseline[index][..., : part.x.shape[2]]
+            if isinstance(baseline, np.ndarray)
+            else baseline
+        )
+        aim = np.asarray(target)[index].tolist() if per_case else target
+        parts.append((index, run(part, own, aim)))
+    return combine(parts, explanation.n_cases)

@@ -29,7 +29,7 @@ from chronolens import baselines
 from chronolens._batching import chunks, resolve_batch_size
 from chronolens._validation import check_batch_size, check_bool, check_choice, check_int
 from chronolens.explanation import Explanation
-from chronolens.metrics.curve import PerturbationCurve
+from chronolens.metrics.curve import PerturbationCurve, by_length
 from chronolens.models import adapt
 from chronolens.models.base import Model
 from chronolens.targets import Target, TargetLike, binary_kind, resolve_target
@@ -165,6 +165,13 @@ def _curve(
             f"`explanation` must be a chronolens Explanation; got {type(explanation).__name__}. "
             "Make one with chronolens.explain(model, x, method=...)."
         )
+    if explanation.lengths is not None:  # unequal lengths: each length on its own, unpadded
+        window = max(1, int(explanation.lengths.min()) // 20) if window is None else window
+        kw: dict[str, Any] = dict(granularity=granularity, n_steps=n_steps, window=window)
+        kw.update(absolute=absolute)
+        kw.update(batch_size=batch_size, seed=seed)
+        run = lambda part, own, aim: _curve(kind, model, part, baseline=own, target=aim, **kw)  # noqa: E731
+        return by_length(explanation, run, baselines.check_baseline(baseline), target)
     x = explanation.x
     _, c, t = x.shape
     baseline = baselines.check_baseline(baseline)
