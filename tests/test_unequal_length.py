@@ -209,3 +209,26 @@ def test_by_length_parts_have_no_padding() -> None:
     for index, part in parts:
         assert part.lengths is None and not np.isnan(part.attributions).any()
         assert part.x.shape[2] == LENGTHS[index[0]]
+
+
+def test_keras_masking_model_with_pad_value() -> None:
+    """A Masking layer ignores the padding when it is padded with the mask value."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            keras.layers.Masking(mask_value=-9.0),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(2),
+        ]
+    )
+    cases = _ragged()
+    exp = cl.explain(model, cases, "saliency", pad_value=-9.0, target=0)
+    assert (exp.x[0, :, 9:] == -9.0).all()
+    for i in (0, 3):
+        alone = cl.explain(model, cases[i][None], "saliency", target=0)
+        np.testing.assert_allclose(exp.scores[i], alone.scores[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(exp.unpadded(i)[1], alone.attributions[0], rtol=1e-4, atol=1e-6)
+    padding = ~valid_mask(exp.lengths, 20)
+    np.testing.assert_array_equal(np.isnan(exp.attributions).any(axis=1), padding)
