@@ -48,6 +48,10 @@ def receptive_fields(
     None when they cannot be measured (the layer's output on zeros already holds NaN, or no
     input reaches some position).
     """
+    known = getattr(model, "layer_fields", None)
+    fields = known(layer, n_channels, n_timepoints) if known is not None else None
+    if fields is not None:
+        return fields  # from the layers' configs (Keras chains: NaN probing misses max pools)
     base = model.layer_output(torch.zeros(1, n_channels, n_timepoints), layer)
     n_positions = base.shape[-1]
     if torch.isnan(base).any():

@@ -19,7 +19,11 @@ from chronolens.metrics.localization import (
     relevance_mass_score,
     roc_auc_score,
 )
-from chronolens.metrics.sanity import RandomizationResult, model_randomization
+from chronolens.metrics.sanity import (
+    RandomizationResult,
+    UncopyableModelError,
+    model_randomization,
+)
 
 __all__ = [
     "AupAur",
@@ -27,6 +31,7 @@ __all__ = [
     "MethodEvaluation",
     "PerturbationCurve",
     "RandomizationResult",
+    "UncopyableModelError",
     "aopc_score",
     "aup_aur",
     "average_precision_score",

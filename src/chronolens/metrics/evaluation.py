@@ -113,8 +113,6 @@ def evaluate(
     Evaluation
         One row per method; ``print()`` shows the table.
     """
-    from torch import nn
-
     from chronolens._explain import explain
     from chronolens.metrics.faithfulness import deletion, insertion
     from chronolens.metrics.localization import (
@@ -123,6 +121,7 @@ def evaluate(
         roc_auc_score,
     )
     from chronolens.metrics.sanity import UncopyableModelError, model_randomization
+    from chronolens.models import BlackBoxModel, adapt
     from chronolens.registry import get_method
 
     series = as_series(x, layout)
@@ -165,7 +164,7 @@ def evaluate(
             scores["roc_auc"] = float(np.nanmean(roc_auc_score(exp, truth)))
             scores["relevance_mass"] = float(np.nanmean(relevance_mass_score(exp, truth)))
         verdict = "not run"
-        if sanity and isinstance(model, nn.Module):
+        if sanity and not isinstance(adapt(model), BlackBoxModel):
             try:
                 check = model_randomization(
                     model,
@@ -179,7 +178,7 @@ def evaluate(
             except UncopyableModelError:
                 verdict = "n/a (model cannot be copied)"
         elif sanity:
-            verdict = "n/a (not a torch module)"
+            verdict = "n/a (a black box has no weights to randomize)"
         rows.append(
             MethodEvaluation(
                 method=spec.name,

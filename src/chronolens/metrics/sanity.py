@@ -14,19 +14,22 @@ NeurIPS.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from chronolens._ranks import spearman
 from chronolens._validation import check_choice, check_float, check_int
-from chronolens.series import as_series
+from chronolens.models import adapt
+from chronolens.models._randomize import UncopyableModelError
+from chronolens.models.base import CapabilityError
+from chronolens.series import Layout, as_series
 from chronolens.targets import TargetLike
+
+__all__ = ["RandomizationResult", "UncopyableModelError", "model_randomization"]
 
 RANDOMIZATIONS = ("cascading", "independent")
 DEFAULT_THRESHOLD = 0.5
@@ -87,87 +90,12 @@ class RandomizationResult:
         return "\n".join(rows)
 
 
-def _parameter_layers(module: nn.Module, x: torch.Tensor) -> list[str]:
-    """Modules that own parameters, from the output layer down (forward order, reversed).
-
-    The forward order is recorded with hooks on a copy; where hooks are not supported
-    (TorchScript) the definition order is used.
-    """
-    owners = {
-        name: m
-        for name, m in module.named_modules()
-        if name and any(True for _ in m.parameters(recurse=False))
-    }
-    order: list[str] = []
-    handles = []
-    try:
-        for name, m in owners.items():
-            handles.append(m.register_forward_hook(lambda *_, name=name: order.append(name)))
-        with torch.no_grad():
-            module.eval()
-            module(x[:1])
-    except RuntimeError:
-        order = []  # no hooks (TorchScript): fall back to definition order
-    finally:
-        for handle in handles:
-            handle.remove()
-    seen = list(dict.fromkeys(order))
-    seen += [name for name in owners if name not in seen]
-    return seen[::-1]
-
-
-_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
-
-
-def _randomize(layer: nn.Module, generator: torch.Generator) -> None:
-    """Re-initialise a layer's own parameters (a copy's: never the user's model)."""
-    with torch.no_grad():
-        for parameter in layer.parameters(recurse=False):
-            if isinstance(layer, _NORMS):
-                mean = float(parameter.mean())
-                std = float(parameter.std()) if parameter.numel() > 1 else 0.0
-                draw = torch.randn(parameter.shape, generator=generator)
-                parameter.copy_(mean + max(std, 0.1) * draw)
-            elif parameter.ndim >= 2:
-                bound = 1.0 / np.sqrt(parameter[0].numel())
-                parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
-            else:
-                fan_in = max(parameter.numel(), 1)
-                bound = 1.0 / np.sqrt(fan_in)
-                parameter.copy_((torch.rand(parameter.shape, generator=generator) * 2 - 1) * bound)
-
-
-class UncopyableModelError(ValueError):
-    """The model cannot be deep-copied, so its weights cannot be randomized safely."""
-
-
-def _copy(model: nn.Module, clone: Callable[[], nn.Module] | None) -> nn.Module:
-    """A deep copy of the model (or a fresh one from ``clone``); only copies are randomized."""
-    if clone is not None:
-        fresh = clone()
-        if fresh is model or not isinstance(fresh, nn.Module):
-            raise TypeError(
-                "`clone` must return a new torch.nn.Module equal to the model, e.g. "
-                "`lambda: load_model(path)`; it returned "
-                f"{'the model itself' if fresh is model else type(fresh).__name__}."
-            )
-        return fresh
-    try:
-        return copy.deepcopy(model)
-    except Exception as error:
-        raise UncopyableModelError(
-            f"The model ({type(model).__name__}) cannot be deep-copied ({type(error).__name__}), "
-            "and the randomization test never modifies the model itself. Run the test on the "
-            "original torch.nn.Module, or pass `clone=` to load a fresh copy from its file."
-        ) from None
-
-
-def _explainer(method: Any, seed: int, params: dict[str, Any]) -> Callable[..., Any]:
-    """Return ``run(model, x, target) -> (attributions, explained classes or None)``."""
+def _explainer(method: Any, seed: int, layout: Layout, params: dict[str, Any]) -> Any:
+    """Return ``run(model, data, target) -> (attributions (n, c or 1, t), classes or None)``."""
     if callable(method) and not isinstance(method, str):
 
-        def run_callable(model: nn.Module, x: np.ndarray, target: TargetLike) -> Any:
-            return np.asarray(method(model, x), dtype=np.float64), None
+        def run_callable(model: Any, data: np.ndarray, target: TargetLike) -> Any:
+            return as_series(method(model, data), layout, name="the method's map"), None
 
         run_callable.__name__ = getattr(method, "__name__", "callable")
         return run_callable
@@ -176,36 +104,56 @@ def _explainer(method: Any, seed: int, params: dict[str, Any]) -> Callable[..., 
 
     spec = get_method(method)
 
-    def run(model: nn.Module, x: np.ndarray, target: TargetLike) -> Any:
-        result = explain(model, x, method, target=target, progress=False, seed=seed, **params)
-        return result.attributions.astype(np.float64), result.target
+    def run(model: Any, data: np.ndarray, target: TargetLike) -> Any:
+        result = explain(
+            model, data, method, target=target, layout=layout, progress=False, seed=seed, **params
+        )
+        return result.attributions, result.target
 
     run.__name__ = spec.name
     return run
 
 
+def _weight_layers(adapted: Any, series: np.ndarray) -> list[str]:
+    try:
+        layers = adapted.weight_layers(torch.from_numpy(series[:1]))
+    except CapabilityError as error:
+        raise TypeError(
+            "The randomization test re-draws the model's weights, and this model is explained "
+            "through its predictions only. Pass the PyTorch or Keras model itself."
+        ) from error
+    if not layers:
+        raise ValueError("`model` has no weights to randomize.")
+    return list(layers[::-1])  # from the output layer down
+
+
 def model_randomization(
-    model: nn.Module,
+    model: Any,
     x: Any,
-    method: str | Callable[[nn.Module, np.ndarray], Any],
+    method: str | Callable[[Any, np.ndarray], Any],
     *,
     target: TargetLike = None,
     randomization: str = "cascading",
     threshold: float = DEFAULT_THRESHOLD,
     seed: int = 0,
-    clone: Callable[[], nn.Module] | None = None,
+    clone: Callable[[], Any] | None = None,
+    layout: Layout = "ncl",
     **params: Any,
 ) -> RandomizationResult:
     """Model-parameter randomization test of a method (Adebayo et al., 2018).
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The trained model. A deep copy is randomized; the model itself is never modified.
+    model : torch.nn.Module or keras.Model
+        The trained model: a PyTorch module or a Keras 3 model on any backend. A copy is
+        randomized (``copy.deepcopy`` for PyTorch, ``keras.models.clone_model`` with the same
+        weights for Keras); the model itself is never modified.
     x : array-like of shape (n_cases, n_channels, n_timepoints)
-        Series to explain.
+        Series to explain ((n_cases, n_timepoints, n_channels) with ``layout="nlc"``).
     method : str or callable
-        A registered method name, or ``f(model, x) -> array (n_cases, c or 1, t)``.
+        A registered method name, or ``f(model, x) -> array`` of the map in ``x``'s layout,
+        (n_cases, c or 1, t) for "ncl"; it receives the model (or a randomized copy of it)
+        and ``x`` in the layout given.
     target : None, int, sequence of int or callable, optional
         Passed to :func:`chronolens.explain`. None explains the trained model's predicted class,
         and the randomized models explain that same class.
@@ -223,8 +171,10 @@ def model_randomization(
         noise).
     clone : callable, optional
         Returns a fresh copy of the model to randomize (e.g. ``lambda: load_model(path)``) for
-        models that ``copy.deepcopy`` cannot copy, such as ``torch.export`` programs. Default:
-        ``copy.deepcopy(model)``.
+        models that cannot be copied, such as ``torch.export`` programs or subclassed Keras
+        models without ``get_config`` on TensorFlow and JAX. Default: a copy as above.
+    layout : {"ncl", "nlc"}, default="ncl"
+        Axis order of ``x``: channels before time, or channels last (Keras).
     **params
         Parameters of the method.
 
@@ -235,10 +185,14 @@ def model_randomization(
 
     Notes
     -----
-    Layers are the modules that own parameters. Convolutions and linear layers are re-drawn
-    uniformly in ``+-1 / sqrt(fan_in)`` (PyTorch's default initialisation range); normalisation
-    layers get their scale and shift redrawn from a normal distribution with the trained values'
-    mean and standard deviation (at least 0.1); running statistics are kept.
+    Layers are the modules (Keras layers) that own trainable weights, from the output layer
+    down. Convolutions and linear layers are re-drawn uniformly in ``+-1 / sqrt(fan_in)``
+    (PyTorch's default initialisation range); normalisation layers get their scale and shift
+    redrawn from a normal distribution with the trained values' mean and standard deviation (at
+    least 0.1); running statistics are kept. Layer ``name`` always draws from the same generator
+    (seeded by ``seed`` and the name) in PyTorch's weight layout, so cascading and independent
+    stages re-draw a layer identically, and a Keras model and its PyTorch twin with the same
+    weights and layer names get the same random weights (:mod:`chronolens.models._randomize`).
 
     Examples
     --------
@@ -251,29 +205,21 @@ def model_randomization(
     >>> result.absolute.shape[1]
     4
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"`model` must be a torch.nn.Module (its weights are randomized on a copy); got "
-            f"{type(model).__name__}."
-        )
     check_choice(randomization, "randomization", RANDOMIZATIONS)
     threshold = check_float(threshold, "threshold", minimum=0.0, maximum=1.0)
     seed = check_int(seed, "seed", minimum=0)
-    series = as_series(x)
-    run = _explainer(method, seed, params)
-    original, explained = run(model, series, target)
+    series = as_series(x, layout)
+    data = series if layout == "ncl" else np.ascontiguousarray(series.transpose(0, 2, 1))
+    adapted = adapt(model)
+    run = _explainer(method, seed, layout, params)
+    original, explained = run(model, data, target)
     if target is None and explained is not None:
         target = explained  # the randomized models explain the trained model's classes
-    layers = _parameter_layers(_copy(model, clone), torch.from_numpy(series))
-    if not layers:
-        raise ValueError("`model` has no parameters to randomize.")
-    generator = torch.Generator().manual_seed(seed)
-    cascade = _copy(model, clone)
+    layers = _weight_layers(adapted, series)
     absolute, signed = [], []
-    for name in layers:
-        randomized = cascade if randomization == "cascading" else _copy(model, clone)
-        _randomize(dict(randomized.named_modules())[name], generator)
-        after, _ = run(randomized, series, target)
+    for k, name in enumerate(layers):
+        chosen = layers[: k + 1] if randomization == "cascading" else [name]
+        after, _ = run(adapted.randomized(chosen, seed, clone), data, target)
         # A map that is constant (e.g. all zero) ranks nothing: correlation 0.
         absolute.append(np.nan_to_num(spearman(np.abs(original), np.abs(after)), nan=0.0))
         signed.append(np.nan_to_num(spearman(original, after), nan=0.0))

@@ -7,12 +7,14 @@ module registers its class by subclassing with ``backends=(...)``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
-from chronolens.models._keras_geometry import chain_centers
+from chronolens.models._keras_geometry import chain_centers, chain_fields
+from chronolens.models._randomize import keras_randomized, keras_weight_layers
 
 BACKENDS = ("torch", "tensorflow", "jax")
 _BY_BACKEND: dict[str, type] = {}
@@ -152,9 +154,29 @@ class KerasModel:
             return None
         return centres
 
+    def layer_fields(
+        self, layer: str, n_channels: int, n_timepoints: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Receptive-field bounds of the layer's positions from the layers' configs, if known.
+
+        TensorFlow's max pooling drops NaN, so probing with NaN cannot measure them there.
+        """
+        named = keras_layers(self.model)
+        if not self.channels_last or layer not in named:
+            return None
+        return chain_fields(self.model, named[layer], n_timepoints)
+
     def sequential_view(self) -> torch.nn.Sequential | None:
         """None: the incremental occlusion engine reads torch layers only."""
         return None
+
+    def weight_layers(self, x: torch.Tensor) -> list[str]:
+        """Layers owning trainable weights (nested ones as ``outer/inner``), in layer order."""
+        return keras_weight_layers(self.model)
+
+    def randomized(self, layers: Sequence[str], seed: int, clone: Callable | None = None) -> Any:
+        """A clone of the Keras model with ``layers`` re-drawn in PyTorch's weight layout."""
+        return keras_randomized(self.model, layers, seed, clone)
 
     def _structure(self) -> Hashable:
         """Each layer's name, class and time geometry (what receptive fields depend on)."""

@@ -154,3 +154,29 @@ def chain_centers(model: Any, layer: Any, n_timepoints: int) -> np.ndarray | Non
     if length < 1:
         return None
     return centre + jump * np.arange(length, dtype=np.float64)
+
+
+def chain_fields(model: Any, layer: Any, n_timepoints: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Receptive-field bounds of ``layer``'s positions from the layers' configs, or None.
+
+    Returns the first and last input time point of each output position's field (inclusive,
+    clipped to the series); None when the chain from the input is unknown.
+    """
+    chain = chain_to(model, layer)
+    if chain is None:
+        return None
+    centre, jump, width, length = 0.0, 1.0, 1.0, n_timepoints
+    for step_layer in chain:
+        step = layer_step(step_layer, length)
+        if step is None:
+            return None
+        span, stride, left, length = step
+        centre += jump * ((span - 1) / 2 - left)
+        width += jump * (span - 1)
+        jump *= stride
+    if length < 1:
+        return None
+    start = centre - (width - 1) / 2 + jump * np.arange(length, dtype=np.float64)
+    low = np.clip(start, 0, n_timepoints - 1)
+    high = np.clip(start + width - 1, 0, n_timepoints - 1)
+    return low, high

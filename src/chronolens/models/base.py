@@ -13,7 +13,7 @@ every member; those members raise :class:`CapabilityError`, naming the methods t
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -141,6 +141,20 @@ class Model(Protocol):
         """The model as an ``nn.Sequential`` of torch layers, for the incremental engine.
 
         None when the model is not one (the engine then recomputes perturbed series in full).
+        """
+        ...
+
+    def weight_layers(self, x: torch.Tensor) -> list[str]:
+        """Layers that own trainable weights, in the order the forward pass runs them."""
+        ...
+
+    def randomized(
+        self, layers: Sequence[str], seed: int, clone: Callable[[], Any] | None = None
+    ) -> Any:
+        """A copy of the user's model with the weights of ``layers`` re-drawn.
+
+        The model itself is never modified; ``clone`` returns a fresh copy for models that
+        cannot be copied. The rule is in :mod:`chronolens.models._randomize`.
         """
         ...
 

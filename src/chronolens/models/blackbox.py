@@ -8,7 +8,7 @@ a clear error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -151,6 +151,14 @@ class BlackBoxModel:
     def sequential_view(self) -> torch.nn.Sequential | None:
         """None: perturbed series are scored in full."""
         return None
+
+    def weight_layers(self, x: torch.Tensor) -> list[str]:
+        """Refused: a black box's weights cannot be read."""
+        self._refuse("its weights")
+
+    def randomized(self, layers: Sequence[str], seed: int, clone: Callable | None = None) -> Any:
+        """Refused: a black box's weights cannot be re-drawn."""
+        self._refuse("its weights")
 
     def cache_identity(self) -> tuple[object, Hashable] | None:
         """None: a black box has no structural facts to cache."""

@@ -8,7 +8,7 @@ Gradients are taken with :func:`torch.autograd.grad`, so no parameter's ``.grad`
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from chronolens._validation import suggestion
 from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
 from chronolens.models._locks import model_lock
+from chronolens.models._randomize import torch_randomized, torch_weight_layers
 from chronolens.models._torch_outputs import (
     check_differentiable,
     detached,
@@ -262,6 +263,15 @@ class TorchModel:
         """The module, and its structure: each layer's name, class and hyper-parameters."""
         structure = tuple((name, repr(m)) for name, m in self._named.items() if not m._modules)
         return self.module, (type(self.module).__qualname__, structure)
+
+    def weight_layers(self, x: torch.Tensor) -> list[str]:
+        """Modules owning parameters, in forward order (recorded with hooks for one call)."""
+        ran = [] if self.scripted else [name for name, _ in self.module_outputs(x)]
+        return torch_weight_layers(self.module, ran)
+
+    def randomized(self, layers: Sequence[str], seed: int, clone: Callable | None = None) -> Any:
+        """A copy of the module with ``layers`` re-drawn (:mod:`chronolens.models._randomize`)."""
+        return torch_randomized(self.module, layers, seed, clone)
 
     # ------------------------------------------------------------------ layers
     def layers(self) -> list[str]:

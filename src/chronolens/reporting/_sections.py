@@ -5,9 +5,10 @@ installed chronolens provides: a section whose functions are missing is left out
 (its key in the data is None). The page's script draws a section whenever its key is set.
 
 - ``faithfulness``: needs ``chronolens.metrics.deletion`` and ``insertion``.
-- ``sanity``: needs ``chronolens.metrics.model_randomization`` and an eager ``torch.nn.Module``
-  (a TorchScript module's deep copy cannot be re-explained).
-- ``prototypes``: needs ``chronolens.maximize``.
+- ``sanity``: needs ``chronolens.metrics.model_randomization``; on a black box (no weights to
+  re-draw) the section says so instead of a verdict.
+- ``prototypes``: needs ``chronolens.maximize``; on a black box (no gradients) the section says
+  so instead of prototypes.
 """
 
 from __future__ import annotations
@@ -104,10 +105,9 @@ def sanity(
     metrics = _available("chronolens.metrics", "model_randomization")
     if metrics is None:
         return None
-    import torch
-
-    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
-        return None  # the test randomizes a deep copy of an eager torch module's weights
+    skipped = _sanity_skipped(model, explanations[0].x)
+    if skipped is not None:
+        return {"rows": [], "note": skipped}
     rows = []
     for exp in explanations:
         if exp.target is None:
@@ -117,9 +117,13 @@ def sanity(
         if exp.method not in REGISTRY or (only is not None and exp.method not in only):
             continue
         params = {key: value for key, value in exp.params.items() if key != "seed"}
-        result = metrics.model_randomization(
-            model, exp.x[:cases], exp.method, target=exp.target[:cases], seed=seed, **params
-        )
+        try:
+            result = metrics.model_randomization(
+                model, exp.x[:cases], exp.method, target=exp.target[:cases], seed=seed, **params
+            )
+        except metrics.UncopyableModelError as error:
+            reason = str(error).split(". Pass")[0]
+            return {"rows": [], "note": f"Not run: {reason}."}
         value = float(np.abs(result.mean_absolute[-1]))
         if result.randomization != "cascading":
             value = float(np.abs(result.mean_absolute).mean())
@@ -146,6 +150,24 @@ def sanity(
     }
 
 
+def _sanity_skipped(model: Any, x: np.ndarray) -> str | None:
+    """Why the randomization test cannot run on this model, or None when it can."""
+    import torch
+
+    from chronolens.models import adapt
+    from chronolens.models.base import CapabilityError
+
+    try:
+        adapt(model).weight_layers(torch.from_numpy(np.ascontiguousarray(x[:1])))
+    except CapabilityError:
+        return (
+            "Not run: the model-randomization test re-draws the model's weights, and this "
+            "model is explained through its predictions only. Pass the PyTorch or Keras model "
+            "itself to get it."
+        )
+    return None
+
+
 PROTOTYPE_REFERENCES = 8  # real cases per class passed to maximize() as its reference
 PROTOTYPE_RESTARTS = 2  # maximize() starts per class; the best is shown
 PROTOTYPE_STEPS = 100  # optimisation steps per class
@@ -160,12 +182,16 @@ def prototypes(
     the prototype's reference data (value ranges, standardisation, nearest real case) are the
     first cases of its class.
     """
-    import torch
-
     from chronolens.inspection.maximization import maximize
+    from chronolens.models import adapt
 
-    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
-        return None  # maximize() optimises through an eager torch module
+    if not adapt(model).differentiable:
+        return {
+            "classes": [],
+            "note": "Not drawn: activation maximization follows the gradient of the class "
+            "score, and this model is explained through its predictions only. Pass the "
+            "PyTorch or Keras model itself to get one prototype per class.",
+        }
     x = np.asarray(explanations[0].x, dtype=np.float64)
     factor = stats.pool_factor(x.shape[2], max_points)
     items = []
