@@ -232,3 +232,25 @@ def test_keras_masking_model_with_pad_value() -> None:
         np.testing.assert_allclose(exp.unpadded(i)[1], alone.attributions[0], rtol=1e-4, atol=1e-6)
     padding = ~valid_mask(exp.lengths, 20)
     np.testing.assert_array_equal(np.isnan(exp.attributions).any(axis=1), padding)
+
+
+def test_localization_scores_only_valid_points() -> None:
+    """Each case scores as when explained alone; ragged and padded masks agree."""
+    from chronolens import metrics
+
+    model = tiny_conv_model(3, 2)
+    cases = _ragged()
+    exp = cl.explain(model, cases, "saliency", target=1)
+    rng = np.random.default_rng(1)
+    masks = [rng.random(case.shape) < 0.3 for case in cases]
+    padded_mask = pad_series([m.astype(np.float32) for m in masks])[0] > 0
+    for name in ("average_precision_score", "roc_auc_score", "relevance_mass_score"):
+        score = getattr(metrics, name)
+        ragged, padded = score(exp, masks), score(exp, padded_mask)
+        np.testing.assert_array_equal(ragged, padded)
+        for i, case in enumerate(cases):
+            alone = cl.explain(model, case[None], "saliency", target=1)
+            np.testing.assert_allclose(ragged[i], score(alone, masks[i][None])[0], rtol=1e-6)
+    aup, aur = metrics.aup_aur(exp, masks)
+    ref = metrics.aup_aur(cl.explain(model, cases[3][None], "saliency", target=1), masks[3][None])
+    np.testing.assert_allclose([aup[3], aur[3]], [ref.aup[0], ref.aur[0]], rtol=1e-6)

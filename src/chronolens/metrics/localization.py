@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from chronolens._lengths import is_ragged, pad_series
 from chronolens._scaling import min_max
 from chronolens.explanation import Explanation
+
+_Score = TypeVar("_Score", bound=Callable[..., Any])
+
+
+def _valid_only(score: _Score) -> _Score:
+    """Score an unequal-length explanation on each case's valid points only.
+
+    The mask may be padded like ``explanation.x`` or a list of ``(n_channels, t_i)`` masks. Each
+    group of equal length is scored cut to its length, so padding is never ranked or counted.
+    """
+
+    @functools.wraps(score)
+    def wrapper(explanation: Explanation, mask: Any, **kwargs: Any) -> Any:
+        if not isinstance(explanation, Explanation) or explanation.lengths is None:
+            return score(explanation, mask, **kwargs)
+        if is_ragged(mask) or isinstance(mask, (list, tuple)):
+            mask = pad_series([np.asarray(m, dtype=np.float32) for m in mask], name="mask")[0]
+        mask = np.asarray(mask).astype(bool)
+        if mask.shape != explanation.x.shape:
+            raise ValueError(
+                f"`mask` has shape {mask.shape}; expected the padded shape of the explained "
+                f"series {explanation.x.shape}, or a list of (n_channels, t_i) masks."
+            )
+        parts = []
+        for index, part in explanation.by_length():
+            parts.append((index, score(part, mask[index][..., : part.x.shape[2]], **kwargs)))
+        first = parts[0][1]
+        columns = first if isinstance(first, tuple) else (first,)
+        merged = []
+        for column in range(len(columns)):
+            out = np.empty(explanation.n_cases, dtype=np.float64)
+            for index, result in parts:
+                out[index] = (result if isinstance(result, tuple) else (result,))[column]
+            merged.append(out)
+        return type(first)(*merged) if isinstance(first, tuple) else merged[0]
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _ranked_scores(
@@ -40,6 +80,7 @@ def _average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+@_valid_only
 def average_precision_score(
     explanation: Explanation, mask: Any, *, absolute: bool = True
 ) -> np.ndarray:
@@ -85,6 +126,7 @@ def _roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(u / (n_positive * n_negative))
 
 
+@_valid_only
 def roc_auc_score(explanation: Explanation, mask: Any, *, absolute: bool = True) -> np.ndarray:
     """Area under the ROC curve of each case's map as a detector of the mask's points.
 
@@ -113,6 +155,7 @@ def roc_auc_score(explanation: Explanation, mask: Any, *, absolute: bool = True)
     )
 
 
+@_valid_only
 def relevance_mass_score(
     explanation: Explanation, mask: Any, *, absolute: bool = True
 ) -> np.ndarray:
@@ -162,6 +205,7 @@ class AupAur(NamedTuple):
     aur: np.ndarray
 
 
+@_valid_only
 def aup_aur(explanation: Explanation, mask: Any) -> AupAur:
     """Saliency-weighted areas under the precision and recall curves (Ismail et al., 2020).
 
