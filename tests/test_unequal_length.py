@@ -254,3 +254,42 @@ def test_localization_scores_only_valid_points() -> None:
     aup, aur = metrics.aup_aur(exp, masks)
     ref = metrics.aup_aur(cl.explain(model, cases[3][None], "saliency", target=1), masks[3][None])
     np.testing.assert_allclose([aup[3], aur[3]], [ref.aup[0], ref.aur[0]], rtol=1e-6)
+
+
+class _FlatSpy(nn.Module):
+    """A fixed-length model (Flatten head) that records every row it sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3 * 20, 2))
+        self.rows: list[np.ndarray] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.rows.append(x.detach().numpy().copy())
+        return self.head(x)
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("occlusion", {"window": 3, "stride": 1}),
+        ("occlusion", {"window": 3, "stride": 1, "baseline": "mean"}),
+        ("feature_ablation", {"n_segments": 4}),
+        ("shapley", {"n_samples": 8, "n_segments": 4, "seed": 0}),
+        ("integrated_gradients", {"n_steps": 4}),
+    ],
+)
+def test_padding_is_never_perturbed_with_pad_value(method: str, params: dict) -> None:
+    """With pad_value=, every row the model sees holds pad_value exactly on one case's padding."""
+    spy = _FlatSpy().eval()
+    cases = _ragged()
+    exp = cl.explain(spy, cases, method, pad_value=-1.0, target=0, **params)
+    allowed = {3 * (20 - t) for t in LENGTHS}
+    rows = np.concatenate(spy.rows)
+    assert len(rows) > len(cases)
+    counts = (rows == -1.0).sum(axis=(1, 2))
+    assert set(counts.tolist()) <= allowed
+    trailing = [(row[:, 20 - count // 3 :] == -1.0).all() for row, count in zip(rows, counts)]
+    assert all(trailing)
+    assert np.isnan(exp.attributions[0, :, 9:]).all()

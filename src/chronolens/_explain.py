@@ -12,7 +12,14 @@ import torch
 
 from chronolens._batching import resolve_batch_size
 from chronolens._binding import BoundMethod, bind
-from chronolens._lengths import groups, is_ragged, pad_series, pad_to, stack_cases, valid_mask
+from chronolens._lengths import (
+    groups,
+    hold_padding,
+    is_ragged,
+    merge_runs,
+    pad_series,
+    valid_mask,
+)
 from chronolens._progress import Progress
 from chronolens._validation import check_batch_size, check_choice, resolve_seed
 from chronolens.attribution._common import model_output
@@ -21,6 +28,7 @@ from chronolens.explanation import Explanation
 from chronolens.models import adapt
 from chronolens.models.base import Model
 from chronolens.models.blackbox import ModelOutputError
+from chronolens.registry import get_method
 from chronolens.series import LAYOUTS, Layout, as_series
 from chronolens.targets import Target, TargetLike, predicted_classes, resolve_target
 
@@ -189,27 +197,29 @@ def _run_by_length(
                 f"{int(lengths.min())} to {t}; each length is explained at its own length): "
                 f"{error}"
             ) from error
-    bound, first, _, first_target = runs[0][1]
-    attributions = stack_cases(
-        [(i, pad_to(r[1].attributions.cpu().numpy(), t)) for i, r in runs], n
+    result, output, resolved = merge_runs([(i, r[1:]) for i, r in runs], n, t)
+    return runs[0][1][0], result, output, resolved
+
+
+def _hold_padding(
+    method: str,
+    params: dict[str, Any],
+    series: np.ndarray,
+    lengths: np.ndarray,
+    fill: float,
+    seed: int | None,
+    layout: Layout,
+) -> dict[str, Any]:
+    """``params`` with a named or constant baseline made ``fill`` on the padding (hold_padding)."""
+    spec = get_method(method)
+    if "baseline" not in spec.parameters:
+        return params
+    values = hold_padding(
+        params.get("baseline", spec.default("baseline")), series, lengths, fill, seed
     )
-    case_extras = {
-        key: torch.from_numpy(stack_cases([(i, _numpy(r[1].case_extras[key])) for i, r in runs], n))
-        for key in first.case_extras
-    }
-    result = MethodResult(torch.from_numpy(attributions), dict(first.extras), case_extras)
-    output = torch.from_numpy(stack_cases([(i, _numpy(r[2])) for i, r in runs], n))
-    indices = None
-    if first_target.indices is not None:
-        indices = torch.from_numpy(stack_cases([(i, _numpy(r[3].indices)) for i, r in runs], n))
-    resolved = Target(indices=indices, fn=first_target.fn, binary=first_target.binary)
-    return bound, result, output, resolved
-
-
-def _numpy(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    if values is None:
+        return params
+    return {**params, "baseline": values.transpose(0, 2, 1) if layout == "nlc" else values}
 
 
 def explain(
@@ -270,9 +280,9 @@ def explain(
         explained together at their own length, so the model never sees padding (for models
         that take any length, e.g. global-pooling CNNs). A number: every case is padded at the
         end with it to the longest length before the model sees it (for models that need one
-        length or mask a value, e.g. ``keras.layers.Masking(mask_value=pad_value)``); methods
-        that replace values may then also replace the padding. Either way ``x`` is padded with
-        ``pad_value`` (0.0 when None), attribution is NaN on the padding and
+        length or mask a value, e.g. ``keras.layers.Masking(mask_value=pad_value)``); a named
+        or constant ``baseline`` then holds the padding at ``pad_value``. Either way ``x`` is
+        padded with ``pad_value`` (0.0 when None), attribution is NaN on the padding and
         ``Explanation.lengths`` holds each case's length.
     **params
         Parameters of the method (see its docstring, e.g. ``n_steps`` for
@@ -320,6 +330,10 @@ def explain(
     with adapted.session():
         bar = Progress(progress, description=method)
         try:
+            if lengths is not None and pad_value is not None:
+                seed = resolve_seed(seed) if get_method(method).randomized else seed
+                held = _hold_padding(method, params, series, lengths, pad_value, seed, read_as)
+                call = replace(call, seed=seed, params=held)
             if lengths is not None and pad_value is None:
                 bound, result, output, resolved = _run_by_length(call, series, lengths, target, bar)
             else:

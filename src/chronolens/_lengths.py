@@ -17,8 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
+from chronolens.attribution._result import MethodResult
+from chronolens.baselines import replacement
 from chronolens.series import Layout, as_series
+from chronolens.targets import Target
 
 
 def is_ragged(x: Any) -> bool:
@@ -141,3 +145,57 @@ def stack_cases(parts: list[tuple[np.ndarray, np.ndarray]], n_cases: int) -> np.
     for (indices, _), value in zip(parts, values):
         out[indices] = value
     return out
+
+
+def hold_padding(
+    baseline: Any, series: np.ndarray, lengths: np.ndarray, pad_value: float, seed: int | None
+) -> np.ndarray | None:
+    """A replacement array (n, c, t) that is ``pad_value`` on the padding, or None.
+
+    Each case's values come from ``baseline`` computed on its valid points only (so ``"mean"``
+    and ``"noise"`` do not see the padding). A perturbation method given this array "replaces"
+    the padding by the value it already holds, so the model never sees perturbed padding.
+    None for ``"local_mean"`` (the mean of each replaced interval) and array baselines, which
+    are used as given.
+    """
+    if not isinstance(baseline, (str, int, float)) or baseline == "local_mean":
+        return None
+    values = np.full_like(series, pad_value)
+    for i, t in enumerate(np.asarray(lengths).tolist()):
+        case = torch.from_numpy(np.ascontiguousarray(series[i : i + 1, :, :t]))
+        value = replacement(baseline, case, seed=seed, case_offset=i)
+        assert value is not None
+        values[i, :, :t] = value.numpy()[0]
+    return values
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def merge_runs(
+    runs: list[tuple[np.ndarray, tuple[MethodResult, Any, Target]]], n_cases: int, n_timepoints: int
+) -> tuple[MethodResult, Any, Target]:
+    """One result from runs on groups of cases ``(indices, (result, output, target))``.
+
+    Attributions are NaN-padded to ``n_timepoints``; per-case extras on each group's own time
+    axis are NaN-padded to the longest; the run-wide extras are the first group's.
+    """
+    first, _, first_target = runs[0][1]
+
+    def gather(get: Any, pad: int | None = None) -> torch.Tensor:
+        parts = [(i, _numpy(get(run))) for i, run in runs]
+        if pad is not None:
+            parts = [(i, pad_to(v, pad)) for i, v in parts]
+        return torch.from_numpy(stack_cases(parts, n_cases))
+
+    attributions = gather(lambda run: run[0].attributions, n_timepoints)
+    case_extras = {
+        key: gather(lambda run, key=key: run[0].case_extras[key]) for key in first.case_extras
+    }
+    result = MethodResult(attributions, dict(first.extras), case_extras)
+    indices = None if first_target.indices is None else gather(lambda run: run[2].indices)
+    resolved = Target(indices=indices, fn=first_target.fn, binary=first_target.binary)
+    return result, gather(lambda run: run[1]), resolved
