@@ -293,3 +293,9 @@ def test_padding_is_never_perturbed_with_pad_value(method: str, params: dict) ->
     trailing = [(row[:, 20 - count // 3 :] == -1.0).all() for row, count in zip(rows, counts)]
     assert all(trailing)
     assert np.isnan(exp.attributions[0, :, 9:]).all()
+
+
+def test_equal_length_entry_points_name_the_problem() -> None:
+    """Functions that need one length say so, instead of numpy's 'inhomogeneous shape'."""
+    with pytest.raises(ValueError, match="different shapes"):
+        cl.activations(tiny_conv_model(3), _ragged(), "relu1")

@@ -15,6 +15,16 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
         x = x.detach().cpu().numpy()
     elif hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # tensorflow / jax arrays
         x = x.numpy()
+    if (
+        isinstance(x, (list, tuple))
+        and len({np.shape(item) for item in x if hasattr(item, "shape")}) > 1
+    ):
+        raise ValueError(
+            f"`{name}` holds series of different shapes (unequal lengths, e.g. aeon's "
+            "JapaneseVowels). chronolens.explain() takes such a list directly (see its "
+            "`pad_value`), and the metrics read the Explanation it returns; elsewhere pad the "
+            "series to one length first (at the end, e.g. with np.pad)."
+        )
     try:
         array = np.asarray(x)
     except Exception as error:  # pragma: no cover - exotic inputs
