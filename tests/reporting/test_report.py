@@ -519,3 +519,26 @@ def test_browser_draws_the_heat_band_where_the_map_is(browser, planted):
     assert band_pixels(visit, 0).std() > 10
     assert visit.errors == [] and visit.external() == []
     page.close()
+
+
+def test_default_methods_lead_with_a_per_channel_map(tmp_path, model, X):
+    out = cl.report(
+        model, X[:3], out=tmp_path / "r.html", metric_cases=0, sanity=False, prototypes=False
+    )
+    methods = payload(out)["methods"]
+    assert methods[0]["method"] == "channel_grad_cam"
+    assert methods[0]["perChannel"] is True
+    shared = [m for m in methods if m["method"] == "grad_cam"]
+    assert shared and shared[0]["perChannel"] is False  # the shared map is still there
+
+
+def test_browser_overview_starts_on_the_first_per_channel_method(browser, written):
+    visit = Visit(browser, written)
+    methods = payload(written)["methods"]
+    first = next(i for i, m in enumerate(methods) if m["perChannel"])
+    assert methods[0]["perChannel"] is False  # grad_cam comes first in this report
+    assert visit.page.locator("#overview-method").input_value() == str(first)
+    heads = visit.page.locator("#where th.col").all_inner_texts()
+    assert len(heads) == 3  # one column per channel, not the shared map's one
+    assert visit.errors == []
+    visit.page.close()

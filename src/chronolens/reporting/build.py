@@ -24,7 +24,14 @@ from chronolens.series import Layout
 __all__ = ["DEFAULT_METHODS", "report"]
 
 #: Methods computed when ``methods`` is not given, in this order, if registered and usable.
-DEFAULT_METHODS: tuple[str, ...] = ("grad_cam", "integrated_gradients", "saliency")
+#: A per-channel map leads, so the report's first screen says which channel, when; the
+#: shared Grad-CAM map stays next to it.
+DEFAULT_METHODS: tuple[str, ...] = (
+    "channel_grad_cam",
+    "grad_cam",
+    "integrated_gradients",
+    "saliency",
+)
 
 
 def _check_out(out: Any) -> Path:
