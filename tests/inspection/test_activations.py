@@ -141,3 +141,18 @@ def test_channels_last_data_with_layout_nlc_gives_the_same_answer():
         cl.activations(model, x_nlc, "relu1")
     with pytest.warns(DeprecationWarning, match=r"top_windows\(X=\.\.\.\) is deprecated"):
         cl.top_windows(model, X=x, layer="conv1", filter=0, k=3)
+
+
+def test_activation_plot_labels_the_filters_shown_and_the_channels(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from chronolens.testing import tiny_conv_model
+
+    model = tiny_conv_model(n_channels=2, n_classes=2)
+    X = rng.normal(size=(2, 2, 40)).astype(np.float32)
+    figure = cl.activations(model, X, "conv1").plot(0, filters=[3, 1], channel_names=["ax", "ay"])
+    heat = figure.axes[0]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["3", "1"]
+    assert [ax.get_ylabel() for ax in figure.axes[1:3]] == ["ax", "ay"]
+    assert any(ax.get_ylabel() == "activation" for ax in figure.axes)  # the colour bar

@@ -89,9 +89,12 @@ class Activations:
             cmap="viridis",
             extent=(-0.5, series.shape[1] - 0.5, aligned.shape[0] - 0.5, -0.5),
         )
+        shown = list(filters) if filters is not None else list(range(aligned.shape[0]))
+        if len(shown) <= 32:  # label each row with its filter's own index
+            axes[0, 0].set_yticks(range(len(shown)), [str(f) for f in shown], fontsize=7)
         axes[0, 0].set_ylabel("filter")
         axes[0, 0].set_title(f"{self.layer}: activations aligned to input time", fontsize=9)
-        fig.colorbar(image, ax=axes[0, 0], fraction=0.02, pad=0.01)
+        fig.colorbar(image, ax=axes[0, 0], fraction=0.02, pad=0.01, label="activation")
         for c in range(n_channels):
             ax = axes[c + 1, 0]
             ax.plot(series[c], lw=0.8, color="0.2")
