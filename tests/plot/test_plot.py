@@ -116,6 +116,24 @@ def test_non_finite_values_do_not_break_the_scale():
     render(fig)
 
 
+def test_nan_is_drawn_in_the_absent_colour():
+    from matplotlib.colors import to_rgb
+
+    from chronolens.plot._common import ABSENT_COLOUR
+
+    x = np.zeros((1, 1, 40), np.float32)
+    attributions = np.ones((1, 1, 40), np.float32)
+    attributions[0, 0, 30:] = np.nan  # padding of a shorter series
+    exp = Explanation(
+        x=x, attributions=attributions, target=np.array([0]), scores=np.zeros((1, 2)), method="s"
+    )
+    fig = plot_explanation(exp, figsize=(8, 2))
+    rgba = render(fig)
+    absent = np.round(np.array(to_rgb(ABSENT_COLOUR)) * 255).astype(int)
+    assert np.abs(pixel(fig, rgba, fig.axes[0], 35, 0.2) - absent).sum() <= 6
+    assert np.abs(pixel(fig, rgba, fig.axes[0], 10, 0.2) - absent).sum() > 100
+
+
 def test_shared_map_draws_the_same_band_behind_every_channel():
     exp = make_explanation(per_channel=False)
     fig = plot_explanation(exp, 1)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Colormap, Normalize
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 _SIGNED_CMAP = "RdBu_r"
 _POSITIVE_CMAP = "Reds"
+#: The colour of an absent value (NaN: padding of a shorter series): no evidence, not a value.
+ABSENT_COLOUR = "#bdbdbd"
 _ROW_HEIGHT = 0.75  # inches per channel row
 
 
@@ -205,6 +208,8 @@ def _draw_row(
     pad = 0.08 * (high - low) if high > low else max(0.5 * abs(low), 0.5)
     low, high = low - pad, high + pad
     pooled, factor = _pool_band(band, max_bins)
+    base = colormaps[cmap] if isinstance(cmap, str) else cmap
+    cmap = base.with_extremes(bad=ABSENT_COLOUR)  # NaN: absent, drawn grey
     image = ax.imshow(
         pooled[np.newaxis, :],
         cmap=cmap,
