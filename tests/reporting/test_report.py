@@ -542,3 +542,37 @@ def test_browser_overview_starts_on_the_first_per_channel_method(browser, writte
     assert len(heads) == 3  # one column per channel, not the shared map's one
     assert visit.errors == []
     visit.page.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where the browser tests save their screenshots: $CHRONOLENS_SCREENSHOTS or tmp_path."""
+    import os
+
+    folder = Path(os.environ.get("CHRONOLENS_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_browser_four_methods_fit_1400_px_without_sideways_scrolling(browser, tmp_path, model, X):
+    out = cl.report(
+        model,
+        X[:4],
+        out=tmp_path / "four.html",
+        channel_names=["acc_x", "acc_y", "gyro_z"],
+        class_names=["walk", "run", "sit"],
+        metric_cases=0,
+        sanity=False,
+        prototypes=False,
+    )
+    assert len(payload(out)["methods"]) == 4
+    visit = Visit(browser, out)
+    page = visit.page
+    shots = screenshot_dir(tmp_path)
+    page.screenshot(path=str(shots / "first_screen.png"))
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1400
+    view = page.locator("#case-view")
+    view.screenshot(path=str(shots / "case_view.png"))
+    assert view.evaluate("v => v.scrollWidth <= v.clientWidth")  # no sideways overflow
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 1400
+    assert visit.errors == []
+    page.close()
