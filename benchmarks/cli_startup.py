@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 CHRONOLENS = str(Path(sys.executable).with_name("chronolens"))
+OK = "model.keras x.npy --layout nlc --method grad_cam --out map.npz"
+BAD = "model.keras x.npy --method nope"
 
 
 def timed(args: list[str], cwd: str, env: dict[str, str]) -> tuple[float, int]:
@@ -47,13 +49,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", build], cwd=folder, env=env, check=True)
         calls = {
             "import keras": [sys.executable, "-c", "import keras"],
-            "chronolens explain (ok)": [
-                CHRONOLENS, "explain", "model.keras", "x.npy", "--layout", "nlc",
-                "--method", "grad_cam", "--out", "map.npz",
-            ],  # fmt: skip
-            "chronolens explain (bad --method)": [
-                CHRONOLENS, "explain", "model.keras", "x.npy", "--method", "nope",
-            ],  # fmt: skip
+            "chronolens explain (ok)": [CHRONOLENS, "explain", *OK.split()],
+            "chronolens explain (bad --method)": [CHRONOLENS, "explain", *BAD.split()],
         }
         medians = {}
         for label, args in calls.items():
