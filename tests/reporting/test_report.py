@@ -573,6 +573,8 @@ def test_browser_four_methods_fit_1400_px_without_sideways_scrolling(browser, tm
     view = page.locator("#case-view")
     view.screenshot(path=str(shots / "case_view.png"))
     assert view.evaluate("v => v.scrollWidth <= v.clientWidth")  # no sideways overflow
+    columns = page.locator("#case-view .columns")
+    assert columns.evaluate("c => c.scrollWidth <= c.clientWidth")  # all four columns visible
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 1400
     assert visit.errors == []
     page.close()
