@@ -299,3 +299,33 @@ def test_equal_length_entry_points_name_the_problem() -> None:
     """Functions that need one length say so, instead of numpy's 'inhomogeneous shape'."""
     with pytest.raises(ValueError, match="different shapes"):
         cl.activations(tiny_conv_model(3), _ragged(), "relu1")
+
+
+def test_evaluate_on_unequal_lengths_scores_each_case_as_if_alone():
+    """Reference: evaluate() on each case alone; the sanity check on the first length's cases."""
+    from chronolens.metrics import evaluate, model_randomization
+
+    rng = np.random.default_rng(4)
+    model = gap_model(3, 2)
+    lengths = [30, 30, 24, 30, 24]
+    x = [rng.normal(size=(3, t)).astype(np.float32) for t in lengths]
+    masks = [np.zeros((3, t), bool) for t in lengths]
+    for m in masks:
+        m[0, 5:12] = True
+    got = evaluate(model, x, ["saliency"], mask=masks, n_steps=5, sanity_cases=2).rows[0]
+    alone = [
+        evaluate(model, xi[None], ["saliency"], mask=mi[None], n_steps=5, sanity=False).rows[0]
+        for xi, mi in zip(x, masks)
+    ]
+    np.testing.assert_allclose(
+        got.deletion_auc, np.mean([r.deletion_auc for r in alone]), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        got.insertion_auc, np.mean([r.insertion_auc for r in alone]), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        got.average_precision, np.mean([r.average_precision for r in alone]), rtol=1e-5
+    )
+    first_length = np.stack([x[0], x[1]])  # the first two cases of the first case's length
+    check = model_randomization(model, first_length, "saliency", seed=0)
+    assert got.sanity == f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"

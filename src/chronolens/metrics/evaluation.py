@@ -63,6 +63,33 @@ class Evaluation:
         return "\n".join(text)
 
 
+def _data(x: Any, mask: Any, layout: Layout, pad_value: float | None) -> Any:
+    """``(series, truth, the cases the sanity check may use)``: arrays, or a list when ragged."""
+    from chronolens._lengths import is_ragged, pad_series
+
+    if is_ragged(x):
+        fill = 0.0 if pad_value is None else float(pad_value)
+        _, lengths = pad_series(x, layout, pad_value=fill)
+        return list(x), mask, np.flatnonzero(lengths == lengths[0])
+    series = as_series(x, layout)
+    truth = None
+    if mask is not None:
+        truth = as_series(np.asarray(mask).astype(np.float32), layout, name="mask") > 0.5
+        if truth.shape != series.shape:
+            raise ValueError(
+                f"`mask` has shape {truth.shape} in the chronolens layout; expected the shape of "
+                f"the data {series.shape}. Pass a boolean array of the same shape as the data."
+            )
+    return series, truth, np.arange(len(series))
+
+
+def _sanity_series(series: Any, layout: Layout, pad_value: float | None, cases: Any) -> Any:
+    """The sanity check's cases as one equal-length (n, c, t) array."""
+    if not isinstance(series, list):
+        return series[cases]
+    return np.stack([as_series(series[i], layout)[0] for i in cases])
+
+
 def evaluate(
     model: Any,
     x: Any,
@@ -79,13 +106,16 @@ def evaluate(
     seed: int = 0,
     clone: Any = None,
     batch_size: int | str = "auto",
+    pad_value: float | None = None,
 ) -> Evaluation:
     """Explain ``x`` with each method and score every map.
 
     Parameters
     ----------
     model : torch.nn.Module or chronolens.models.Model
-    x : array-like of shape (n_cases, n_channels, n_timepoints)
+    x : array-like of shape (n_cases, n_channels, n_timepoints), or a list of (c, t_i) arrays
+        Unequal-length series are explained as :func:`chronolens.explain` does (see
+        ``pad_value``); the curves and scores use each case's own points only.
     methods : sequence of str
         Registered method names.
     mask : array-like of bool, optional
@@ -95,8 +125,9 @@ def evaluate(
     baseline, granularity, n_steps
         Of the deletion and insertion curves (see :func:`chronolens.metrics.deletion`).
     sanity : bool, default=True
-        Run the cascading model-randomization test (torch modules only) on the first
-        ``sanity_cases`` cases.
+        Run the cascading model-randomization test (PyTorch and Keras models) on the first
+        ``sanity_cases`` cases; on unequal-length data, on the first ``sanity_cases`` cases
+        as long as the first case, cut to that length.
     sanity_cases : int, default=8
     layout : {"ncl", "nlc"}, default="ncl"
         Layout of ``x`` and ``mask``.
@@ -107,6 +138,9 @@ def evaluate(
         :func:`chronolens.metrics.model_randomization`).
     batch_size : int or "auto", default="auto"
         Rows per model call, as in :func:`chronolens.explain`.
+    pad_value : float or None, default=None
+        For unequal-length ``x``, as in :func:`chronolens.explain`: None explains each length
+        at its own length; a number pads every case with it for fixed-length models.
 
     Returns
     -------
@@ -124,19 +158,12 @@ def evaluate(
     from chronolens.models import BlackBoxModel, adapt
     from chronolens.registry import get_method
 
-    series = as_series(x, layout)
-    truth = None
-    if mask is not None:
-        truth = as_series(np.asarray(mask).astype(np.float32), layout, name="mask") > 0.5
-        if truth.shape != series.shape:
-            raise ValueError(
-                f"`mask` has shape {truth.shape} in the chronolens layout; expected the shape of "
-                f"the data {series.shape}. Pass a boolean array of the same shape as the data."
-            )
+    series, truth, sanity_cases_at = _data(x, mask, layout, pad_value)
+    sanity_series = _sanity_series(series, layout, pad_value, sanity_cases_at[:sanity_cases])
     specs = [get_method(name) for name in methods]
     sanity_target = target
     if target is not None and not callable(target) and np.ndim(target) == 1:
-        sanity_target = np.asarray(target)[:sanity_cases]
+        sanity_target = np.asarray(target)[sanity_cases_at[:sanity_cases]]
     rows = []
     for spec in specs:
         start = time.perf_counter()
@@ -148,6 +175,8 @@ def evaluate(
             progress=False,
             seed=seed,
             batch_size=batch_size,
+            layout=layout if isinstance(series, list) else "ncl",
+            pad_value=pad_value,
         )
         seconds = (time.perf_counter() - start) / len(series)
         curve_args = {
@@ -168,7 +197,7 @@ def evaluate(
             try:
                 check = model_randomization(
                     model,
-                    series[:sanity_cases],
+                    sanity_series,
                     spec.name,
                     target=sanity_target,
                     seed=seed,
