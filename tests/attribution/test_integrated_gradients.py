@@ -29,13 +29,24 @@ def test_matches_captum(tiny, tiny_x, rule):
 def test_matches_captum_on_user_architecture_with_mean_baseline(user_model, user_x):
     exp = cl.explain(user_model, user_x, "integrated_gradients", baseline="mean", n_steps=20)
     baseline = np.broadcast_to(user_x.mean(axis=2, keepdims=True), user_x.shape).copy()
-    expected = IntegratedGradients(user_model).attribute(
-        torch.from_numpy(user_x),
-        baselines=torch.from_numpy(baseline),
-        target=torch.as_tensor(exp.target),
-        n_steps=20,
+    expected = (
+        IntegratedGradients(user_model)
+        .attribute(
+            torch.from_numpy(user_x),
+            baselines=torch.from_numpy(baseline),
+            target=torch.as_tensor(exp.target),
+            n_steps=20,
+        )
+        .numpy()
     )
-    np.testing.assert_allclose(exp.attributions, expected.numpy(), rtol=1e-3, atol=1e-6)
+    # Captum runs all 20 steps in one batch, chronolens in its own chunks: convolutions round
+    # differently per batch size, which can flip a max-pool's choice between near-equal values
+    # and move one gradient path (seen on 17 of 16,200 points, 8e-6 against a map scale of
+    # ~1e-3). Points must agree to 0.5 % of the map's scale, and almost all of them to 1e-6.
+    scale = float(np.abs(expected).max())
+    np.testing.assert_allclose(exp.attributions, expected, rtol=1e-3, atol=5e-3 * scale)
+    close = np.isclose(exp.attributions, expected, rtol=1e-3, atol=1e-6)
+    assert close.mean() > 0.995
 
 
 def test_linear_model_is_exact(linear, linear_x):

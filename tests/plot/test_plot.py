@@ -342,3 +342,28 @@ def test_html_escapes_user_strings():
     assert "<script>" not in text and "<b>m</b>" not in text and "<img src=x" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "x&amp;y" in text
+
+
+def test_cam_edges_beyond_the_first_and_last_receptive_field_centre_are_hatched():
+    """tiny_conv_model: conv(k5, 'same') -> pool(2) -> conv(k3, 'same'): centres 0.5 + 2j."""
+    import chronolens as cl
+    from chronolens.testing import tiny_conv_model
+
+    model = tiny_conv_model(n_channels=2, n_classes=2)
+    x = np.random.default_rng(0).normal(size=(1, 2, 40)).astype(np.float32)
+    cam = cl.explain(model, x, "grad_cam", layer="conv2")
+    np.testing.assert_allclose(cam.extras["layer_centers"], 0.5 + 2 * np.arange(20))
+
+    def hatched_spans(figure):
+        spans = set()
+        for ax in figure.axes:
+            for patch in ax.patches:
+                if patch.get_hatch() == "///":
+                    box = patch.get_path().get_extents(patch.get_patch_transform())
+                    spans.add((round(box.x0, 6), round(box.x1, 6)))
+        return spans
+
+    expected = {(-0.5, 0.5), (38.5, 39.5)}
+    assert hatched_spans(plot_explanation(cam, 0)) == expected
+    assert hatched_spans(plot_comparison({"cam": cam}, 0)) == expected
+    assert hatched_spans(plot_explanation(cl.explain(model, x, "saliency"), 0)) == set()

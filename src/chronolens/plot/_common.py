@@ -228,6 +228,42 @@ def _draw_row(
     return image
 
 
+EXTENDED_NOTE = (
+    "hatched: beyond the first / last receptive-field centre (map extended, not evidence)"
+)
+
+
+def extended_edges(explanation: Explanation) -> tuple[float, float] | None:
+    """The first and last receptive-field centre of a CAM map, or None for other maps.
+
+    Before the first and after the last centre a CAM map is only its nearest value extended to
+    the series' ends; figures hatch those stretches instead of showing them as evidence.
+    """
+    centres = explanation.extras.get("layer_centers")
+    if centres is None or np.size(centres) == 0:
+        return None
+    centres = np.asarray(centres, dtype=np.float64)
+    return float(centres.min()), float(centres.max())
+
+
+def hatch_edges(ax: Axes, edges: tuple[float, float] | None, n_timepoints: int) -> None:
+    """Hatch and fade the stretches outside ``edges`` (see :func:`extended_edges`)."""
+    if edges is None:
+        return
+    style: dict[str, Any] = {
+        "facecolor": "white",
+        "alpha": 0.55,
+        "hatch": "///",
+        "edgecolor": "0.45",
+        "lw": 0,
+    }
+    first, last = edges
+    if first > -0.5:
+        ax.axvspan(-0.5, min(first, n_timepoints - 0.5), zorder=1, **style)
+    if last < n_timepoints - 0.5:
+        ax.axvspan(max(last, -0.5), n_timepoints - 0.5, zorder=1, **style)
+
+
 def _max_bins(figure_width: float, n_columns: int) -> int:
     """Band cells that stay at least one pixel wide down to 80 dpi (axes ~80% of a column)."""
     return max(16, int(figure_width / n_columns * 0.8 * 64))

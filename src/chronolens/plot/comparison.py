@@ -23,6 +23,8 @@ from chronolens.plot._common import (
     _new_figure,
     _select,
     _target_label,
+    extended_edges,
+    hatch_edges,
 )
 
 if TYPE_CHECKING:
@@ -154,8 +156,12 @@ def _draw_column(
     maps = _case_maps(explanation, case)
     bands = maps[rows] if explanation.per_channel else np.repeat(maps, len(rows), axis=0)
     column_cmap, norm = _colour_scale(bands, cmap)
+    edges = extended_edges(explanation)
     for ax, channel, band in zip(axes, rows, bands):
         _draw_row(ax, series[channel], band, column_cmap, norm, max_bins)
+        hatch_edges(ax, edges, series.shape[-1])
     axes[0].set_title(head, fontsize=10, parse_math=False)
-    axes[-1].set_xlabel("time index", fontsize=9)
+    axes[-1].set_xlabel(
+        "time index" if edges is None else "time index (hatched: extended)", fontsize=9
+    )
     _colorbar(fig, norm, column_cmap, axes, location="bottom", aspect=30, pad=0.01)

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from chronolens.plot._common import (
     _ROW_HEIGHT,
+    EXTENDED_NOTE,
     _case_maps,
     _check_case,
     _check_max_channels,
@@ -33,6 +34,8 @@ from chronolens.plot._common import (
     _new_figure,
     _select,
     _target_label,
+    extended_edges,
+    hatch_edges,
 )
 
 # chronolens.reporting._payload imports these two from here.
@@ -117,10 +120,14 @@ def plot_explanation(
     fig = _new_figure(figsize)
     max_bins = _max_bins(figsize[0] - 1.2, 1)
     axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    edges = extended_edges(explanation)
     for ax, channel, band in zip(axes, rows, bands):
         _draw_row(ax, series[channel], band, cmap, norm, max_bins)
+        hatch_edges(ax, edges, series.shape[-1])
         _label_channel(ax, explanation.channel_label(channel))
-    axes[-1].set_xlabel("time index", fontsize=9)
+    axes[-1].set_xlabel(
+        "time index" if edges is None else f"time index ({EXTENDED_NOTE})", fontsize=9
+    )
     _colorbar(fig, norm, cmap, list(axes), aspect=max(20, 8 * len(rows)), pad=0.01)
 
     if title is None:
