@@ -29,6 +29,16 @@ def save(folder: Path) -> None:
 
     model = keras_conv(seed=7)
     x = data(n=3, seed=5)
+    # Trained on the saving backend (TensorFlow when installed): the file then carries the
+    # optimizer's state and moved batch-norm statistics, as a user's trained model does.
+    rng = np.random.default_rng(3)
+    x_train = rng.normal(size=(48, 40, 3)).astype("float32")
+    y_train = (x_train[:, 10:20, 0].mean(axis=1) > 0).astype("int64")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x_train, y_train, epochs=2, batch_size=16, verbose=0)
     np.save(folder / "x.npy", x)
     model.save(folder / "model.keras")
     model.save(folder / "model.h5")
