@@ -138,30 +138,10 @@ def chain_to(model: Any, layer: Any) -> list[Any] | None:
     return chain[::-1]
 
 
-def chain_centers(model: Any, layer: Any, n_timepoints: int) -> np.ndarray | None:
-    """Receptive-field centres of ``layer``'s output positions, in input time points."""
-    chain = chain_to(model, layer)
-    if chain is None:
-        return None
-    centre, jump, length = 0.0, 1.0, n_timepoints
-    for step_layer in chain:
-        step = layer_step(step_layer, length)
-        if step is None:
-            return None
-        span, stride, left, length = step
-        centre += jump * ((span - 1) / 2 - left)
-        jump *= stride
-    if length < 1:
-        return None
-    return centre + jump * np.arange(length, dtype=np.float64)
-
-
-def chain_fields(model: Any, layer: Any, n_timepoints: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Receptive-field bounds of ``layer``'s positions from the layers' configs, or None.
-
-    Returns the first and last input time point of each output position's field (inclusive,
-    clipped to the series); None when the chain from the input is unknown.
-    """
+def _chain_geometry(
+    model: Any, layer: Any, n_timepoints: int
+) -> tuple[float, float, float, int] | None:
+    """``(first centre, jump, field width, n_positions)`` of ``layer``'s output, or None."""
     chain = chain_to(model, layer)
     if chain is None:
         return None
@@ -174,8 +154,28 @@ def chain_fields(model: Any, layer: Any, n_timepoints: int) -> tuple[np.ndarray,
         centre += jump * ((span - 1) / 2 - left)
         width += jump * (span - 1)
         jump *= stride
-    if length < 1:
+    return (centre, jump, width, length) if length >= 1 else None
+
+
+def chain_centers(model: Any, layer: Any, n_timepoints: int) -> np.ndarray | None:
+    """Receptive-field centres of ``layer``'s output positions, in input time points."""
+    geometry = _chain_geometry(model, layer, n_timepoints)
+    if geometry is None:
         return None
+    centre, jump, _, length = geometry
+    return centre + jump * np.arange(length, dtype=np.float64)
+
+
+def chain_fields(model: Any, layer: Any, n_timepoints: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Receptive-field bounds of ``layer``'s positions from the layers' configs, or None.
+
+    Returns the first and last input time point of each output position's field (inclusive,
+    clipped to the series); None when the chain from the input is unknown.
+    """
+    geometry = _chain_geometry(model, layer, n_timepoints)
+    if geometry is None:
+        return None
+    centre, jump, width, length = geometry
     start = centre - (width - 1) / 2 + jump * np.arange(length, dtype=np.float64)
     low = np.clip(start, 0, n_timepoints - 1)
     high = np.clip(start + width - 1, 0, n_timepoints - 1)
