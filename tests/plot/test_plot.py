@@ -367,3 +367,21 @@ def test_cam_edges_beyond_the_first_and_last_receptive_field_centre_are_hatched(
     assert hatched_spans(plot_explanation(cam, 0)) == expected
     assert hatched_spans(plot_comparison({"cam": cam}, 0)) == expected
     assert hatched_spans(plot_explanation(cl.explain(model, x, "saliency"), 0)) == set()
+
+
+def test_unequal_length_cam_hatches_only_the_leading_edge():
+    """The recorded centres are one length group's: the trailing edge of the others is unknown."""
+    import chronolens as cl
+    from chronolens.testing import tiny_conv_model
+
+    model = tiny_conv_model(n_channels=2, n_classes=2)
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(2, t)).astype(np.float32) for t in (40, 30)]
+    cam = cl.explain(model, x, "grad_cam", layer="conv2")
+    spans = set()
+    for ax in plot_explanation(cam, 0).axes:
+        for patch in ax.patches:
+            if patch.get_hatch() == "///":
+                box = patch.get_path().get_extents(patch.get_patch_transform())
+                spans.add((round(box.x0, 6), round(box.x1, 6)))
+    assert spans == {(-0.5, 0.5)}  # first centre 0.5 (conv 'same', pool 2) for every length

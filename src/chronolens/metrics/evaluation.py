@@ -83,7 +83,7 @@ def _data(x: Any, mask: Any, layout: Layout, pad_value: float | None) -> Any:
     return series, truth, np.arange(len(series))
 
 
-def _sanity_series(series: Any, layout: Layout, pad_value: float | None, cases: Any) -> Any:
+def _sanity_series(series: Any, layout: Layout, cases: Any) -> Any:
     """The sanity check's cases as one equal-length (n, c, t) array."""
     if not isinstance(series, list):
         return series[cases]
@@ -159,7 +159,8 @@ def evaluate(
     from chronolens.registry import get_method
 
     series, truth, sanity_cases_at = _data(x, mask, layout, pad_value)
-    sanity_series = _sanity_series(series, layout, pad_value, sanity_cases_at[:sanity_cases])
+    sanity_series = _sanity_series(series, layout, sanity_cases_at[:sanity_cases])
+    has_weights = not isinstance(adapt(model), BlackBoxModel)
     specs = [get_method(name) for name in methods]
     sanity_target = target
     if target is not None and not callable(target) and np.ndim(target) == 1:
@@ -193,7 +194,7 @@ def evaluate(
             scores["roc_auc"] = float(np.nanmean(roc_auc_score(exp, truth)))
             scores["relevance_mass"] = float(np.nanmean(relevance_mass_score(exp, truth)))
         verdict = "not run"
-        if sanity and not isinstance(adapt(model), BlackBoxModel):
+        if sanity and has_weights:
             try:
                 check = model_randomization(
                     model,

@@ -243,6 +243,11 @@ def extended_edges(explanation: Explanation) -> tuple[float, float] | None:
     if centres is None or np.size(centres) == 0:
         return None
     centres = np.asarray(centres, dtype=np.float64)
+    lengths = explanation.lengths
+    if lengths is not None and len(set(np.asarray(lengths).tolist())) > 1:
+        # Unequal lengths: the recorded centres are one length group's; the first centre holds
+        # for every length (padding is at the end), the last one does not.
+        return float(centres.min()), float("inf")
     return float(centres.min()), float(centres.max())
 
 
