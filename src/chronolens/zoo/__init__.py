@@ -20,12 +20,15 @@ The code lives in :mod:`chronolens.zoo.architectures` (the 1-D networks),
 
 from chronolens.zoo.architectures import ResidualBlock, ResNet, conv1d_classifier, fcn, resnet
 from chronolens.zoo.dimensionwise import DCNN, DimensionCube, DResNet, dcnn, dresnet
+from chronolens.zoo.mil import MIL, MILHead, mil, replicate_padding
 from chronolens.zoo.training import accuracy, fit
 
 __all__ = [
     "DCNN",
+    "MIL",
     "DResNet",
     "DimensionCube",
+    "MILHead",
     "ResNet",
     "ResidualBlock",
     "accuracy",
@@ -34,5 +37,7 @@ __all__ = [
     "dresnet",
     "fcn",
     "fit",
+    "mil",
+    "replicate_padding",
     "resnet",
 ]
