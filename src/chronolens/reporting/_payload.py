@@ -7,14 +7,17 @@ stored as 8-bit codes in base64, floats with four significant digits.
 from __future__ import annotations
 
 import base64
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from chronolens.explanation import Explanation
+from chronolens.plot._common import extended_edges
 from chronolens.plot.static import _are_probabilities, _softmax
 from chronolens.reporting import _stats as stats
+from chronolens.reporting._ragged import blank_padding
 
 _TOP_CLASSES = 5  # classes listed with their probability in a case's header
 _PROFILE_POINTS = 400  # points of the per-class time profiles
@@ -52,6 +55,7 @@ def _method_entry(
     exp: Explanation, label: str, predicted: np.ndarray, n_classes: int, factor: int
 ) -> dict[str, Any]:
     magnitude = stats.normalised(exp.attributions)
+    real = np.where(np.isfinite(exp.attributions), magnitude, np.nan)  # NaN on padding
     groups = _groups(exp, predicted)
     t = magnitude.shape[2]
     width = max(1, round(_WINDOW_FRACTION * t))
@@ -64,7 +68,9 @@ def _method_entry(
             profiles.append(None)
             windows.append([])
             continue
-        profile = magnitude[members].mean(axis=(0, 1))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a time point no member reaches
+            profile = np.nan_to_num(np.nanmean(real[members], axis=(0, 1)))
         pooled = stats.pool(profile, profile_factor, peak=False)
         top = float(pooled.max()) if pooled.max() > 0 else 1.0
         codes = np.rint(pooled / top * 255).astype(np.uint8)  # shown relative to its maximum
@@ -83,7 +89,22 @@ def _method_entry(
         "profileFactor": profile_factor,
         "windows": windows,
         "explained": [int(k) for k in groups],
+        "edges": _edges(exp),
     }
+
+
+def _edges(exp: Explanation) -> list[float | None] | None:
+    """A CAM map's first and last receptive-field centre (input time points), or None.
+
+    Before the first and after the last centre the map is its nearest value extended; the page
+    hatches those stretches (``None`` for the last one when lengths differ: see
+    :func:`chronolens.plot._common.extended_edges`).
+    """
+    edges = extended_edges(exp)
+    if edges is None:
+        return None
+    first, last = edges
+    return [first, None if not np.isfinite(last) else last]
 
 
 def _cases(scores: np.ndarray, labels: np.ndarray | None) -> dict[str, Any]:
@@ -115,7 +136,8 @@ def build_payload(
     n_classes = scores.shape[1]
     predicted = np.argmax(probabilities(scores), axis=1)
     factor = stats.pool_factor(t, max_points)
-    series, low, high = stats.encode_series(stats.pool(first.x, factor, peak=False))
+    drawn = blank_padding(first.x, first.lengths)  # padding is not part of the series
+    series, low, high = stats.encode_series(stats.pool(drawn, factor, peak=False))
     labels_text = _unique_labels(explanations)
     methods = [
         _method_entry(exp, label, predicted, n_classes, factor)
@@ -133,6 +155,7 @@ def build_payload(
         "shape": [n, c, t],
         "factor": factor,
         "storedPoints": -(-t // factor),
+        "lengths": None if first.lengths is None else [int(length) for length in first.lengths],
         "channels": [str(name) for name in channel_names],
         "classes": [str(name) for name in class_names],
         "cases": _cases(scores, labels),

@@ -22,6 +22,7 @@ import numpy as np
 
 from chronolens.explanation import Explanation
 from chronolens.reporting import _stats as stats
+from chronolens.reporting._ragged import cut, one_length
 
 
 def _available(module: str, *names: str) -> Any:
@@ -117,9 +118,15 @@ def sanity(
         if exp.method not in REGISTRY or (only is not None and exp.method not in only):
             continue
         params = {key: value for key, value in exp.params.items() if key != "seed"}
+        chosen, length = one_length(exp, np.arange(min(cases, exp.n_cases)))
         try:
             result = metrics.model_randomization(
-                model, exp.x[:cases], exp.method, target=exp.target[:cases], seed=seed, **params
+                model,
+                cut(exp.x[chosen], length),
+                exp.method,
+                target=np.asarray(exp.target)[chosen],
+                seed=seed,
+                **params,
             )
         except metrics.UncopyableModelError as error:
             reason = str(error).split(". Pass")[0]
@@ -140,9 +147,18 @@ def sanity(
     if not rows:
         return None
     n = min(cases, explanations[0].n_cases)
+    chosen, length = one_length(explanations[0], np.arange(n))
+    which = (
+        f"the first {n} cases"
+        if length is None
+        else (
+            f"the {chosen.size} of the first {n} cases that have {length} points (the sanity check "
+            "runs at one length)"
+        )
+    )
     return {
         "rows": rows,
-        "note": f"Model-parameter randomization (Adebayo et al., 2018) on the first {n} cases: "
+        "note": f"Model-parameter randomization (Adebayo et al., 2018) on {which}: "
         "the layers of a copy of the model are re-initialised from the output down and the "
         "method is run again. The number is the mean |Spearman correlation| between the "
         "original and the fully randomized maps; the test passes below "
@@ -196,19 +212,21 @@ def prototypes(
     factor = stats.pool_factor(x.shape[2], max_points)
     items = []
     for klass in range(int(explanations[0].scores.shape[1])):
-        members = np.flatnonzero(groups == klass)[:PROTOTYPE_REFERENCES]
+        members, length = one_length(explanations[0], np.flatnonzero(groups == klass))
+        members = members[:PROTOTYPE_REFERENCES]
         if members.size == 0:
             continue
+        reference = cut(x[members], length)
         result = maximize(
             model,
             klass,
-            reference=x[members].astype(np.float32),
+            reference=reference.astype(np.float32),
             seed=seed,
             n_restarts=PROTOTYPE_RESTARTS,
             n_steps=PROTOTYPE_STEPS,
         )
         best = np.asarray(result.prototypes[0], dtype=np.float64)
-        mean = x[members].mean(axis=0)
+        mean = reference.mean(axis=0)
         pair = stats.pool(np.stack([best, mean]), factor, peak=False)
         low = pair.min(axis=(0, 2), keepdims=True)
         span = np.maximum(pair.max(axis=(0, 2), keepdims=True) - low, 1e-12)

@@ -121,6 +121,9 @@ def top_windows(profile: np.ndarray, width: int, count: int = 3) -> list[dict[st
 
 
 # ---------------------------------------------------------------------- compact encodings
+MISSING_ATTRIBUTION = -128  # the int8 code of a point with no attribution
+
+
 def pool_factor(n_timepoints: int, max_points: int) -> int:
     """Samples per stored point so that at most ``max_points`` are stored."""
     return max(1, -(-n_timepoints // max_points))
@@ -166,12 +169,16 @@ def encode_series(x: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
 def encode_attributions(attributions: np.ndarray) -> tuple[str, np.ndarray]:
     """Maps (n, c_attr, t) as base64 int8 in -127..127 scaled by each case's max |value|.
 
-    Returns the base64 text and each case's scale (the value that 127 stands for).
+    -128 marks a point with no attribution (NaN: padding of an unequal-length series). Returns
+    the base64 text and each case's scale (the value that 127 stands for).
     """
-    values = np.nan_to_num(np.asarray(attributions, dtype=np.float64))
+    raw = np.asarray(attributions, dtype=np.float64)
+    finite = np.isfinite(raw)
+    values = np.where(finite, raw, 0.0)
     scale = np.abs(values).reshape(values.shape[0], -1).max(axis=1)
     safe = np.where(scale > 0, scale, 1.0)
-    codes = np.rint(values / safe[:, None, None] * 127.0).astype(np.int8)
+    scaled = np.clip(np.rint(values / safe[:, None, None] * 127.0), -127, 127)
+    codes = np.where(finite, scaled, MISSING_ATTRIBUTION).astype(np.int8)
     return base64.b64encode(codes.tobytes()).decode("ascii"), scale
 
 

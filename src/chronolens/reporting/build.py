@@ -18,6 +18,7 @@ from chronolens._validation import check_batch_size, check_bool, check_int
 from chronolens.explanation import Explanation
 from chronolens.reporting._html import render
 from chronolens.reporting._payload import build_payload
+from chronolens.reporting._ragged import prepare
 from chronolens.reporting._sections import optional_sections
 from chronolens.series import Layout
 
@@ -219,6 +220,7 @@ def report(
     sanity: bool | Sequence[str] = True,
     prototypes: bool = True,
     progress: bool | None = None,
+    pad_value: float | None = None,
 ) -> Path:
     """Write one self-contained HTML report of what ``model`` looks at in ``x``.
 
@@ -243,8 +245,9 @@ def report(
     ----------
     model : torch.nn.Module or chronolens.models.Model
         The classifier; never modified.
-    x : array-like of shape (n_cases, n_channels, n_timepoints)
-        The series to explain (see ``layout``); never modified.
+    x : array-like of shape (n_cases, n_channels, n_timepoints), or list of arrays
+        The series to explain (see ``layout``); never modified. A list of series of unequal
+        lengths is padded at the end (see ``pad_value``).
     y : array-like of int of shape (n_cases,), optional
         True classes; adds accuracy, a confusion matrix and the true class of each case.
     methods : list of str or dict of str -> dict, optional
@@ -280,10 +283,15 @@ def report(
         expensive part of a report for slow methods (Integrated Gradients, occlusion).
     prototypes : bool, default=True
         Add one class prototype per class (activation maximization, when the installed
-        chronolens provides ``chronolens.maximize``; eager PyTorch models only), drawn over
-        the mean of the class's cases (true class when ``y`` is given, else predicted).
+        chronolens provides ``chronolens.maximize``; any model with gradients), drawn over
+        the mean of the class's cases (true class when ``y`` is given, else predicted). With
+        unequal lengths each class's prototype has its most common length.
     progress : bool or None, default=None
         Progress bars, as in :func:`chronolens.explain`.
+    pad_value : float or None, default=None
+        For unequal-length data (``x`` a list of ``(n_channels, t_i)`` series), as in
+        :func:`chronolens.explain`: None explains each length at its own length; a number pads
+        with it and runs the model on the padded series. The page draws the padding as absent.
 
     Returns
     -------
@@ -305,10 +313,12 @@ def report(
     """
     from chronolens._explain import explain
     from chronolens.registry import get_method
-    from chronolens.series import as_series
 
     path = _check_out(out)
-    series = as_series(x, layout)
+    data, series = prepare(x, layout, pad_value)
+    ragged: dict[str, Any] = (
+        {"layout": layout, "pad_value": pad_value} if data is not series else {}
+    )
     n, c, _ = series.shape
     if n == 0:
         raise ValueError("`x` holds no cases; pass at least one series.")
@@ -329,8 +339,9 @@ def report(
         computed.append(
             explain(
                 model,
-                series,
+                data,
                 spec.name,
+                **ragged,
                 batch_size=batch_size,
                 progress=progress,
                 channel_names=channel_names,
