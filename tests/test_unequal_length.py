@@ -329,3 +329,21 @@ def test_evaluate_on_unequal_lengths_scores_each_case_as_if_alone():
     first_length = np.stack([x[0], x[1]])  # the first two cases of the first case's length
     check = model_randomization(model, first_length, "saliency", seed=0)
     assert got.sanity == f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"
+
+
+def test_figures_draw_no_series_line_over_the_padding() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cases = _ragged()
+    exp = cl.explain(tiny_conv_model(3), cases, "saliency")
+    fig = exp.plot(case=0)  # 9 of 20 points
+    lines = [line for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) == 20]
+    assert len(lines) == 3  # one series line per channel
+    for channel, line in enumerate(lines):
+        y = np.asarray(line.get_ydata(), dtype=np.float64)
+        np.testing.assert_array_equal(y[:9], cases[0][channel])  # the real points, as given
+        assert np.isnan(y[9:]).all()  # matplotlib leaves a gap: no flat line on padding
+    comparison = cl.plot.plot_comparison([exp, exp], case=0)
+    ys = [np.asarray(ln.get_ydata()) for ax in comparison.axes for ln in ax.get_lines()]
+    assert ys and all(np.isnan(y[9:]).all() for y in ys if len(y) == 20)

@@ -89,6 +89,14 @@ def _top_channels(weights: np.ndarray, count: int) -> list[int]:
     return sorted(int(i) for i in order)
 
 
+def case_series(explanation: Explanation, case: int) -> np.ndarray:
+    """One case's series (c, t) as float64, NaN past its length (padding is not drawn)."""
+    series = np.array(explanation.x[case], dtype=np.float64)
+    if explanation.lengths is not None:
+        series[:, int(explanation.lengths[case]) :] = np.nan
+    return series
+
+
 def _case_maps(explanation: Explanation, case: int) -> np.ndarray:
     """Attributions of one case as float64 of shape (n_channels or 1, n_timepoints)."""
     return np.asarray(explanation.attributions[case], dtype=np.float64)

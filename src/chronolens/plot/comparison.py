@@ -23,6 +23,7 @@ from chronolens.plot._common import (
     _new_figure,
     _select,
     _target_label,
+    case_series,
     extended_edges,
     hatch_edges,
 )
@@ -85,7 +86,7 @@ def plot_comparison(
     case = _checked_case(items, titles, case)
     max_channels = _check_max_channels(max_channels)
     rows, note = _select(items, case, channels, max_channels)
-    series = np.asarray(reference.x[case], dtype=np.float64)
+    series = case_series(reference, case)
 
     targets = [_target_label(exp, case) for exp in items]
     same_target = len(set(targets)) == 1

@@ -34,6 +34,7 @@ from chronolens.plot._common import (
     _new_figure,
     _select,
     _target_label,
+    case_series,
     extended_edges,
     hatch_edges,
 )
@@ -113,7 +114,7 @@ def plot_explanation(
     maps = _case_maps(explanation, case)
     bands = maps[rows] if explanation.per_channel else np.repeat(maps, len(rows), axis=0)
     cmap, norm = _colour_scale(bands, cmap)
-    series = np.asarray(explanation.x[case], dtype=np.float64)
+    series = case_series(explanation, case)
 
     if figsize is None:
         figsize = (10.0, _ROW_HEIGHT * len(rows) + 1.4)
