@@ -9,8 +9,8 @@ data) and into ``X, y, mask`` when it has one (synthetic data)::
     X, y, mask = make_sensor_events()  # 9 x 300, 4 classes, mask = class-defining events
 
 Ground-truth benchmarks from the literature: :func:`make_interpret_time` (Turbé et al. 2023,
-Serramazza et al. 2024), :func:`make_box` (Ismail et al. 2020) and :func:`make_dcam` (Boniol
-et al. 2022, protocol-matched).
+Serramazza et al. 2024), :func:`make_box` (Ismail et al. 2020), :func:`make_dcam` (Boniol
+et al. 2022, protocol-matched), :func:`make_webtraffic` (Early et al. 2024, MILLET).
 """
 
 from chronolens.datasets._dataset import Dataset
@@ -19,6 +19,7 @@ from chronolens.datasets.box import make_box
 from chronolens.datasets.dcam import make_dcam
 from chronolens.datasets.interpret_time import make_interpret_time
 from chronolens.datasets.sensor_events import make_sensor_events
+from chronolens.datasets.webtraffic import make_webtraffic
 
 __all__ = [
     "Dataset",
@@ -27,4 +28,5 @@ __all__ = [
     "make_dcam",
     "make_interpret_time",
     "make_sensor_events",
+    "make_webtraffic",
 ]
