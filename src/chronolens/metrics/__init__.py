@@ -3,6 +3,7 @@
 - Faithfulness (needs the model): :func:`deletion`, :func:`insertion`, :func:`aopc_score`.
 - Localization against a ground-truth mask: :func:`average_precision_score`,
   :func:`roc_auc_score`, :func:`relevance_mass_score`, :func:`aup_aur`.
+- MILLET's (Early et al. 2024): :func:`aopcr` (needs the model), :func:`ndcg_at_n` (a mask).
 - Sanity: :func:`model_randomization`.
 - All of them for several methods at once: :func:`evaluate` (``chronolens evaluate``).
 
@@ -19,6 +20,7 @@ from chronolens.metrics.localization import (
     relevance_mass_score,
     roc_auc_score,
 )
+from chronolens.metrics.millet import aopcr, ndcg_at_n
 from chronolens.metrics.sanity import (
     RandomizationResult,
     UncopyableModelError,
@@ -33,12 +35,14 @@ __all__ = [
     "RandomizationResult",
     "UncopyableModelError",
     "aopc_score",
+    "aopcr",
     "aup_aur",
     "average_precision_score",
     "deletion",
     "evaluate",
     "insertion",
     "model_randomization",
+    "ndcg_at_n",
     "relevance_mass_score",
     "roc_auc_score",
 ]
