@@ -13,6 +13,13 @@ from chronolens.testing import assert_model_unchanged, check_method, model_state
 ALL = cl.methods().names()
 # Methods that read dimension-wise networks (dcam) are checked on a tiny d-CNN instead.
 DIMENSION_WISE = {m for m in ALL if get_method(m).layer_rank == 4}
+# Methods that read a model's own multiple-instance head (mil) are checked on a tiny zoo.mil.
+SELF_EXPLAINING = {m for m in ALL if get_method(m).family == "self_explaining"}
+
+
+def _tiny_mil(n_channels=3, n_classes=3, seed=1):
+    backbone = tiny_conv_model(n_channels=n_channels, n_classes=n_classes, seed=seed)[:6]
+    return zoo.mil(backbone, n_classes, seed=seed).eval()
 
 
 def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
@@ -22,12 +29,14 @@ def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
 @pytest.mark.parametrize("method", ALL)
 def test_common_checks_tiny_model(method, tiny, tiny_x):
     model = _tiny_dcnn() if method in DIMENSION_WISE else tiny
+    model = _tiny_mil() if method in SELF_EXPLAINING else model
     check_method(method, model, tiny_x)  # with the registry entry's test_params
 
 
 @pytest.mark.parametrize("method", [m for m in ALL if m != "cam"])
 def test_common_checks_user_architecture(method, user_model, user_x):
     model = _tiny_dcnn(9, 4) if method in DIMENSION_WISE else user_model
+    model = _tiny_mil(9, 4) if method in SELF_EXPLAINING else model
     check_method(method, model, user_x[:3])
 
 
@@ -53,6 +62,10 @@ def test_model_restored_after_an_exception_mid_run(method, fail_at, tiny_x):
     if method in DIMENSION_WISE:
         inner = _tiny_dcnn(seed=4)
         bn1, conv1 = inner.features.bn1, inner.features.conv1
+    elif method in SELF_EXPLAINING:
+        inner = _tiny_mil(seed=4)
+        inner.fc = inner.head.classifier  # the same module under the name the test reads
+        bn1, conv1 = inner.backbone.bn1, inner.backbone.conv1
     else:
         inner = tiny_conv_model(n_channels=3, n_classes=3, seed=4)
         bn1, conv1 = inner.bn1, inner.conv1

@@ -15,6 +15,7 @@ from chronolens.attribution import (
     integrated_gradients,
     occlusion,
     rescaling,
+    self_explaining,
     shap,
 )
 from chronolens.method_spec import MethodSpec
@@ -221,5 +222,25 @@ BUILTIN: tuple[MethodSpec, ...] = (
             },
         },
         test_params={"n_permutations": 4},
+    ),
+    MethodSpec(
+        name="mil",
+        fn=self_explaining.mil,
+        family="self_explaining",
+        summary="The model's own interpretation from its multiple-instance head (zoo.mil).",
+        needs_gradients=True,
+        needs_layer=False,
+        per_channel=False,
+        meaning="per-time-step class contributions of a MILLET head, exact (Early et al. 2024)",
+        key_params="",
+        extras={
+            "layer": "the head layer read (its interpretation, or its attention)",
+            "alignment": "how its positions were placed in input time",
+            "layer_centers": "receptive-field centre of each layer position",
+            "layer_map": "per case: the map on the layer's positions (exact: its mean is the score)",
+            "pooling": "the head's pooling: instance, conjunctive, additive or attention",
+            "exact": "whether the layer map decomposes the score exactly (not for attention)",
+            "class_agnostic": "True for attention pooling: the weights are the same for every class",
+        },
     ),
 )

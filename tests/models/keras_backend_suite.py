@@ -16,6 +16,7 @@ keras = pytest.importorskip("keras")
 import chronolens as cl  # noqa: E402
 from chronolens.attribution._receptive_field import _probe  # noqa: E402
 from chronolens.models import adapt  # noqa: E402
+from chronolens.models.base import CapabilityError  # noqa: E402
 from chronolens.models.keras import KerasModel  # noqa: E402
 from chronolens.registry import REGISTRY  # noqa: E402
 
@@ -58,8 +59,10 @@ def gap():
     return model, torch_gap_twin(model)
 
 
-# dcam reads PyTorch dimension-wise networks only (see test_dcam_refuses_keras).
-@pytest.mark.parametrize("method", [m for m in REGISTRY if m != "cam" and m != "dcam"])
+# dcam reads PyTorch dimension-wise networks only (see test_dcam_refuses_keras); mil reads a
+# multiple-instance head, which these plain CNN twins do not have (it refuses them, see
+# test_mil_refuses_a_model_without_a_head).
+@pytest.mark.parametrize("method", [m for m in REGISTRY if m not in ("cam", "dcam", "mil")])
 def test_parity_with_torch_twin(conv, method):
     model, twin = conv
     x = data()
@@ -77,6 +80,11 @@ def test_parity_with_torch_twin(conv, method):
 def test_dcam_refuses_keras(conv):
     with pytest.raises(ValueError, match="dimension-wise PyTorch networks"):
         cl.explain(conv[0], data(), "dcam")
+
+
+def test_mil_refuses_a_model_without_a_head(conv):
+    with pytest.raises(CapabilityError, match="zoo.mil.*'grad_cam'"):
+        cl.explain(conv[0], data(), "mil")
 
 
 @pytest.mark.parametrize("method", ["cam", "grad_cam", "layer_cam"])
