@@ -167,6 +167,8 @@ def aopcr(
     model evaluated here encodes the positions of the shortened series (0..t'-1); for GAP
     models (CAM), which have no encoding, the two are the same. Ties in the map are broken
     by time order (a stable sort), as in MILLET.
+    The count removed is ``int((1 - fraction) * t)`` on floats, as in MILLET: for ``t = 20``
+    the first two steps both remove one point (``(1 - 0.9) * 20`` is just under 2).
     """
     mode = check_choice(mode, "mode", ("delete", "mask"))
     check_choice(layout, "layout", ("ncl", "nlc"))
