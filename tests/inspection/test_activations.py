@@ -156,3 +156,71 @@ def test_activation_plot_labels_the_filters_shown_and_the_channels(rng):
     assert [t.get_text() for t in heat.get_yticklabels()] == ["3", "1"]
     assert [ax.get_ylabel() for ax in figure.axes[1:3]] == ["ax", "ay"]
     assert any(ax.get_ylabel() == "activation" for ax in figure.axes)  # the colour bar
+
+
+def test_unequal_lengths_run_each_case_at_its_own_length():
+    """The spike model by hand: position j of "pool" is max(sum x[3j' .. 3j' + 4]) over j' in
+    3j .. 3j + 2 (conv: all-ones kernel of 5, no padding; pool of 3): a case of t points has
+    (t - 4) // 3 positions, centred at 3j + 3."""
+    model = _spike_model()
+    rng = np.random.default_rng(3)
+    lengths = [40, 22, 31, 22]
+    cases = [rng.normal(size=(1, t)).astype(np.float32) for t in lengths]
+    act = cl.activations(model, cases, "pool")
+    np.testing.assert_array_equal(act.lengths, lengths)
+    for i, (case, t) in enumerate(zip(cases, lengths)):
+        conv = np.array([case[0, s : s + 5].sum() for s in range(t - 4)])
+        n_pos = (t - 4) // 3
+        pooled = np.array([conv[3 * j : 3 * j + 3].max() for j in range(n_pos)])
+        np.testing.assert_allclose(act.values[i, 0, :n_pos], pooled, rtol=1e-5, atol=1e-5)
+        assert np.isnan(act.values[i, 0, n_pos:]).all()
+        np.testing.assert_allclose(act.centres[i, :n_pos], 3 * np.arange(n_pos) + 3)
+        assert np.isfinite(act.aligned[i, 0, :t]).all() and np.isnan(act.aligned[i, 0, t:]).all()
+        np.testing.assert_array_equal(act.x[i, :, :t], case)
+
+
+def test_top_windows_over_unequal_lengths_match_a_case_by_case_search():
+    model = _spike_model()
+    rng = np.random.default_rng(4)
+    lengths = [40, 22, 31, 22, 35]
+    cases = [rng.normal(0, 0.1, size=(1, t)).astype(np.float32) for t in lengths]
+    cases[3][0, 12] = 4.0  # the strongest: a short case
+    cases[2][0, 27] = 3.0
+    top = cl.top_windows(model, cases, "pool", 0, k=3)
+    # by hand, case by case: the best position and value of each case, fields 3j .. 3j + 6
+    best = []
+    for i, case in enumerate(cases):
+        t = case.shape[1]
+        conv = np.array([case[0, s : s + 5].sum() for s in range(t - 4)])
+        pooled = np.array([conv[3 * j : 3 * j + 3].max() for j in range((t - 4) // 3)])
+        best.append((-pooled.max(), i, int(pooled.argmax())))
+    best.sort()
+    expected = best[:3]
+    assert list(top.cases) == [i for _, i, _ in expected]
+    assert list(top.positions) == [j for _, _, j in expected]
+    np.testing.assert_allclose(top.values, [-v for v, _, _ in expected], rtol=1e-5)
+    for w, (_, i, j) in enumerate(expected):
+        assert top.starts[w] == 3 * j
+        np.testing.assert_array_equal(top.windows[w], cases[i][:, 3 * j : 3 * j + 7])
+
+
+def test_top_windows_plot_names_channels_and_time():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    conv = nn.Conv1d(2, 1, 3)
+    model = nn.Sequential(OrderedDict(conv=conv)).eval()
+    X = np.random.default_rng(0).normal(size=(5, 2, 30)).astype(np.float32)
+    top = cl.top_windows(model, X, "conv", 0, k=2)
+    fig = top.plot(channel_names=["acc_x", "gyro_z"])
+    first = fig.axes[0]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["acc_x", "gyro_z"]
+    assert first.get_xlabel() == "input time"
+    x = first.get_lines()[0].get_xdata()
+    assert x[0] == top.starts[0] and len(x) == top.windows.shape[2]  # drawn in input time
+    assert [
+        t.get_text()
+        for t in cl.top_windows(model, X, "conv", 0, k=1).plot().axes[0].get_yticklabels()
+    ] == ["channel 0", "channel 1"]
+    with pytest.raises(ValueError, match="channel_names"):
+        top.plot(channel_names=["only one"])

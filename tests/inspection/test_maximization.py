@@ -97,8 +97,19 @@ def test_plot(user_model, user_x):
     import matplotlib
 
     matplotlib.use("Agg")
-    result = cl.maximize(planted_model(), 1, n_timepoints=60, seed=0, n_steps=5)
-    assert result.plot(0).axes
+    result = cl.maximize(planted_model(), 1, n_timepoints=60, seed=0, n_steps=5, n_restarts=2)
+    fig = result.plot(0, channel_names=["acc_x", "acc_y", "gyro"], class_names=["sit", "walk"])
+    n_channels = result.prototypes.shape[1]
+    labels = [ax.get_ylabel() for ax in fig.axes[:n_channels]]
+    assert labels == ["acc_x", "acc_y", "gyro"][:n_channels]
+    title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
+    assert "'walk'" in title  # the class by its name
+    predicted = int(result.predicted[0])
+    assert f"predicted {['sit', 'walk'][predicted]!r}" in title
+    legend = fig.axes[-1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["restart 0", "restart 1"]
+    default = result.plot(0)
+    assert default.axes[0].get_ylabel() == "channel 0"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ These read a model; they are not attribution methods (they explain no decision) 
 registered. Each works on any differentiable adapter (PyTorch, Keras 3 on every backend).
 """
 
-from chronolens.inspection.activations import Activations, TopWindows, activations, top_windows
+from chronolens.inspection.activations import Activations, activations
 from chronolens.inspection.maximization import Prototypes, maximize
+from chronolens.inspection.windows import TopWindows, top_windows
 
 __all__ = ["Activations", "Prototypes", "TopWindows", "activations", "maximize", "top_windows"]

@@ -13,11 +13,9 @@ if TYPE_CHECKING:
     from chronolens.series import Layout
 
 from chronolens._batching import chunks, resolve_batch_size
-from chronolens._deprecation import renamed_keyword
+from chronolens._lengths import is_ragged
 from chronolens.attribution._receptive_field import (
-    field_centres,
     layer_centers,
-    receptive_fields,
     to_input_time,
 )
 
@@ -34,11 +32,15 @@ class Activations:
     aligned : numpy.ndarray of shape (n, n_filters, n_timepoints)
         The same, carried to input time: each position sits at the centre of its receptive field,
         linear interpolation in between (as for CAM maps).
-    centres : numpy.ndarray of shape (n_positions,)
+    centres : numpy.ndarray of shape (n_positions,), or (n, n_positions) for unequal lengths
         Receptive-field centre of every position, in input time points.
     layer : str
     alignment : str
         How the centres were found ("layer hyper-parameters", "probed" or "uniform").
+    lengths : numpy.ndarray of shape (n,), optional
+        Each case's length when the data had unequal lengths (a list of ``(c, t_i)`` series):
+        every length is run at its own length, ``x`` is zero-padded at the end, and ``values``,
+        ``aligned`` and ``centres`` are NaN past each case's positions and points.
     """
 
     x: np.ndarray
@@ -47,6 +49,7 @@ class Activations:
     centres: np.ndarray
     layer: str
     alignment: str
+    lengths: np.ndarray | None = None
 
     def plot(
         self,
@@ -70,9 +73,12 @@ class Activations:
         import matplotlib.pyplot as plt
 
         aligned = self.aligned[case]
+        series = self.x[case]
+        if self.lengths is not None:  # draw the case at its own length
+            aligned = aligned[:, : int(self.lengths[case])]
+            series = series[:, : int(self.lengths[case])]
         if filters is not None:
             aligned = aligned[list(filters)]
-        series = self.x[case]
         n_channels = series.shape[0]
         fig, axes = plt.subplots(
             n_channels + 1,
@@ -98,7 +104,7 @@ class Activations:
         for c in range(n_channels):
             ax = axes[c + 1, 0]
             ax.plot(series[c], lw=0.8, color="0.2")
-            ax.set_ylabel(channel_names[c] if channel_names else f"ch {c}", fontsize=7)
+            ax.set_ylabel(channel_names[c] if channel_names else f"channel {c}", fontsize=7)
             ax.tick_params(labelsize=7)
         axes[-1, 0].set_xlabel("time")
         return fig
@@ -113,6 +119,8 @@ def activations(
     ----------
     model : torch.nn.Module or chronolens.models.Model
     x : array-like of shape (n, n_channels, n_timepoints) or (n_channels, n_timepoints)
+        Or a list of ``(n_channels, t_i)`` series of unequal lengths: each length is run at its
+        own length (see ``Activations.lengths``).
     layer : str or torch.nn.Module
         A layer whose output has a time axis.
     layout : {"ncl", "nlc"}, default="ncl"
@@ -139,6 +147,10 @@ def activations(
     from chronolens.series import LAYOUTS, as_series
 
     check_choice(layout, "layout", LAYOUTS)
+    if is_ragged(x):
+        return by_length(
+            x, layout, lambda part: activations(model, part, layer, batch_size=batch_size)
+        )
     adapted = adapt(model)
     series = as_series(x, layout)
     _, c, t = series.shape
@@ -155,151 +167,28 @@ def activations(
     return Activations(series, values.numpy(), aligned.numpy(), np.asarray(centres), name, how)
 
 
-@dataclass(frozen=True)
-class TopWindows:
-    """The result of :func:`chronolens.top_windows`.
+def by_length(x: Any, layout: Layout, run: Any) -> Activations:
+    """``run`` (equal-length data -> Activations) on each length of ragged ``x``, merged."""
+    from chronolens._lengths import groups, pad_series, stack_cases
 
-    Attributes
-    ----------
-    windows : numpy.ndarray of shape (k, n_channels, width)
-        The input inside each chosen position's receptive field (NaN where the field runs past
-        an end of the series), strongest first.
-    cases, positions : numpy.ndarray of shape (k,)
-        The case and the layer position of each window.
-    starts : numpy.ndarray of shape (k,)
-        Input time of each window's first point.
-    values : numpy.ndarray of shape (k,)
-        The filter's activation there.
-    layer : str
-    filter : int
-    """
-
-    windows: np.ndarray
-    cases: np.ndarray
-    positions: np.ndarray
-    starts: np.ndarray
-    values: np.ndarray
-    layer: str
-    filter: int
-
-    def plot(self, channel_names: Sequence[str] | None = None) -> Any:
-        """One panel per window (channels stacked, offset), strongest first.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        import matplotlib.pyplot as plt
-
-        k = len(self.windows)
-        columns = min(k, 4)
-        rows = int(np.ceil(k / columns))
-        fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.2 * rows), squeeze=False)
-        for i, ax in enumerate(axes.ravel()):
-            if i >= k:
-                ax.axis("off")
-                continue
-            window = self.windows[i]
-            span = np.nanmax(np.abs(window)) if np.isfinite(window).any() else 1.0
-            for c in range(window.shape[0]):
-                label = channel_names[c] if channel_names and i == 0 else None
-                ax.plot(window[c] - 2.2 * span * c, lw=0.8, label=label)
-            ax.set_title(
-                f"case {self.cases[i]}, t={self.starts[i]}: {self.values[i]:.2f}", fontsize=7
-            )
-            ax.set_yticks([])
-            ax.tick_params(labelsize=6)
-        fig.suptitle(f"{self.layer}, filter {self.filter}: strongest input windows", fontsize=9)
-        fig.tight_layout()
-        return fig
-
-
-@renamed_keyword("X", "x")
-def top_windows(
-    model: Any,
-    x: Any,
-    layer: Any,
-    filter: int,
-    *,
-    k: int = 8,
-    layout: Layout = "ncl",
-    batch_size: int | str = "auto",
-) -> TopWindows:
-    """The input windows across a data set that most excite one filter: what it detects.
-
-    Every case's strongest position of the filter is found; the ``k`` cases with the highest
-    values give the windows: the input inside that position's receptive field (measured by
-    probing, so it works for any architecture).
-
-    Parameters
-    ----------
-    model : torch.nn.Module or chronolens.models.Model
-    x : array-like of shape (n, n_channels, n_timepoints)
-    layer : str or torch.nn.Module
-    filter : int
-        The filter (output channel) of ``layer``.
-    k : int, default=8
-        Windows to return (at most one per case).
-    layout : {"ncl", "nlc"}, default="ncl"
-        Axis order of ``x``; windows come back in the chronolens layout (channels, time).
-    batch_size : int or "auto", default="auto"
-
-    Returns
-    -------
-    TopWindows
-        With ``plot()``.
-
-    Examples
-    --------
-    >>> import numpy as np, chronolens as cl
-    >>> from chronolens.testing import tiny_conv_model
-    >>> x = np.random.default_rng(0).normal(size=(10, 3, 40)).astype("float32")
-    >>> top = cl.top_windows(tiny_conv_model(n_channels=3), x, "conv1", 0, k=3)
-    >>> top.windows.shape
-    (3, 3, 5)
-    """
-    from chronolens._validation import check_batch_size, check_int
-
-    act = activations(model, x, layer, layout=layout, batch_size=batch_size)
-    n, n_filters, _ = act.values.shape
-    filter = check_int(filter, "filter", minimum=0)
-    if filter >= n_filters:
-        raise ValueError(
-            f"Layer {act.layer!r} has {n_filters} filters; `filter` {filter} is out of range."
-        )
-    k = min(check_int(k, "k", minimum=1), n)
-    from chronolens.models import adapt
-
-    adapted = adapt(model)
-    _, c, t = act.x.shape
-    with adapted.session():
-        rows = resolve_batch_size(check_batch_size(batch_size), adapted, c, t)
-        fields = receptive_fields(adapted, act.layer, c, t, rows)
-    if fields is None:
-        raise ValueError(f"The receptive fields of layer {act.layer!r} could not be measured.")
-    low, high = fields
-    response = act.values[:, filter]
-    best_position = response.argmax(axis=1)
-    best_value = response[np.arange(n), best_position]
-    cases = np.argsort(-best_value, kind="stable")[:k]
-    positions = best_position[cases]
-    # The full receptive-field width, around each field's true centre: an edge position's
-    # field, clipped by the series' end, is placed where it would lie unclipped.
-    width = int((high - low).max()) + 1
-    centre = field_centres(low, high)
-    windows = np.full((k, c, width), np.nan, dtype=np.float32)
-    starts = np.empty(k, dtype=np.int64)
-    for i, (case, position) in enumerate(zip(cases, positions)):
-        start = int(np.floor(centre[position] - (width - 1) / 2))
-        starts[i] = start
-        lo, hi = max(start, 0), min(start + width, t)
-        windows[i, :, lo - start : hi - start] = act.x[case, :, lo:hi]
-    return TopWindows(
-        windows=windows,
-        cases=cases,
-        positions=positions,
-        starts=starts,
-        values=best_value[cases],
-        layer=act.layer,
-        filter=filter,
+    padded, lengths = pad_series(x, layout)
+    parts = [(index, run(padded[index][:, :, :length])) for length, index in groups(lengths)]
+    n = len(padded)
+    first = parts[0][1]
+    centres = stack_cases(
+        [
+            (index, np.broadcast_to(part.centres, (len(index), part.centres.size)))
+            for index, part in parts
+        ],
+        n,
+    )
+    how = sorted({part.alignment for _, part in parts})
+    return Activations(
+        x=padded,
+        values=stack_cases([(index, part.values) for index, part in parts], n),
+        aligned=stack_cases([(index, part.aligned) for index, part in parts], n),
+        centres=centres.astype(np.float64),
+        layer=first.layer,
+        alignment=", ".join(how),
+        lengths=lengths,
     )

@@ -61,8 +61,20 @@ class Prototypes:
     target: Any
     seed: int
 
-    def plot(self, index: int = 0, channel_names: Sequence[str] | None = None) -> Any:
-        """Plot one prototype's channels and the objective traces of all restarts.
+    def plot(
+        self,
+        index: int = 0,
+        channel_names: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> Any:
+        """Plot one prototype's channels (named) and the objective traces of all restarts.
+
+        Parameters
+        ----------
+        index : int, default=0
+            The restart to draw (0: the best).
+        channel_names, class_names : sequence of str, optional
+            Names for the channel axes and for the class in the title.
 
         Returns
         -------
@@ -78,15 +90,33 @@ class Prototypes:
         for c in range(n_channels):
             ax = axes[c, 0]
             ax.plot(series[c], lw=1)
-            ax.set_ylabel(channel_names[c] if channel_names else f"ch {c}", fontsize=8)
+            ax.set_ylabel(channel_names[c] if channel_names else f"channel {c}", fontsize=8)
             ax.tick_params(labelsize=7)
+        axes[n_channels - 1, 0].set_xlabel("time", fontsize=8)
         trace = axes[-1, 0]
-        trace.plot(self.objective.T, lw=0.8)
+        for restart, curve in enumerate(self.objective):
+            trace.plot(curve, lw=1.4 if restart == index else 0.8, label=f"restart {restart}")
         trace.set_xlabel("step")
         trace.set_ylabel("objective", fontsize=8)
-        fig.suptitle(f"prototype {index} for target {self.target!r}", fontsize=9)
+        if len(self.objective) > 1:
+            trace.legend(fontsize=6, ncols=min(4, len(self.objective)), loc="lower right")
+        fig.suptitle(self._title(index, class_names), fontsize=9)
         fig.tight_layout()
         return fig
+
+    def _title(self, index: int, class_names: Sequence[str] | None) -> str:
+        def name(k: int) -> str:
+            return repr(str(class_names[k])) if class_names else f"class {k}"
+
+        if isinstance(self.target, (int, np.integer)):
+            text = f"prototype of {name(int(self.target))}: score {self.target_value[index]:.3g}"
+            if self.predicted is not None:
+                text += f", predicted {name(int(self.predicted[index]))}"
+            return text
+        layer, unit = self.target
+        return (
+            f"prototype of {layer!r} filter {unit}: mean activation {self.target_value[index]:.3g}"
+        )
 
 
 class _Objective(NamedTuple):
