@@ -13,13 +13,13 @@ from chronolens.testing import assert_model_unchanged, check_method, model_state
 ALL = cl.methods().names()
 # Methods that read dimension-wise networks (dcam) are checked on a tiny d-CNN instead.
 DIMENSION_WISE = {m for m in ALL if get_method(m).layer_rank == 4}
-# Methods that read a model's own multiple-instance head (mil) are checked on a tiny zoo.mil.
+# Methods that read a model's own multiple-instance head (mil) are checked on a tiny
+# zoo.mil_channels (its map is per channel; zoo.mil's shared maps: tests/attribution).
 SELF_EXPLAINING = {m for m in ALL if get_method(m).family == "self_explaining"}
 
 
 def _tiny_mil(n_channels=3, n_classes=3, seed=1):
-    backbone = tiny_conv_model(n_channels=n_channels, n_classes=n_classes, seed=seed)[:6]
-    return zoo.mil(backbone, n_classes, seed=seed).eval()
+    return zoo.mil_channels(n_channels, n_classes, filters=(3, 4), kernel_sizes=(5, 3), seed=seed)
 
 
 def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):

@@ -230,8 +230,9 @@ BUILTIN: tuple[MethodSpec, ...] = (
         summary="The model's own interpretation from its multiple-instance head (zoo.mil).",
         needs_gradients=True,
         needs_layer=False,
-        per_channel=False,
-        meaning="per-time-step class contributions of a MILLET head, exact (Early et al. 2024)",
+        per_channel=True,  # (n, c, t) for zoo.mil_channels; one shared row for zoo.mil
+        meaning="a MILLET head's own class contributions, exact: over time (zoo.mil, shared by "
+        "the channels) or channel x time (zoo.mil_channels) (Early et al. 2024)",
         key_params="",
         extras={
             "layer": "the head layer read (its interpretation, or its attention)",

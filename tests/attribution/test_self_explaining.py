@@ -129,17 +129,41 @@ def _planted(n, t, rng):
 
 
 def test_planted_window_is_found_far_above_chance():
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds: wall time depends on who else shares the CPUs
     rng = np.random.default_rng(0)
-    x, y, _ = _planted(160, 60, rng)
+    x, y, _ = _planted(96, 50, rng)
     torch.manual_seed(0)
     backbone = nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU())
     model = zoo.mil(backbone, 2, "conjunctive", seed=0)
-    zoo.fit(model, x, y, epochs=15, batch_size=32, lr=1e-2, progress=False)
-    x_test, y_test, mask = _planted(60, 60, rng)
+    zoo.fit(model, x, y, epochs=8, batch_size=32, lr=1e-2, progress=False)
+    x_test, y_test, mask = _planted(40, 50, rng)
     positive = y_test == 1
     exp = cl.explain(model, x_test[positive], "mil", target=1)
     ap = cl.metrics.average_precision_score(exp, mask[positive], absolute=False)
     chance = mask[positive].mean()
     assert np.mean(ap) > 0.7 > 3 * chance, (np.mean(ap), chance)
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 10
+
+
+@pytest.mark.parametrize("mixer", [False, True])
+def test_channel_time_map_is_an_exact_decomposition(mixer):
+    model = zoo.mil_channels(3, 2, filters=(3, 4), kernel_sizes=(5, 3), mixer=mixer, seed=3).eval()
+    x = np.random.default_rng(1).normal(size=(4, 3, 25)).astype(np.float32)
+    exp = cl.explain(model, x, "mil", target=1)
+    assert exp.attributions.shape == (4, 3, 25) and exp.per_channel
+    logits = model(torch.from_numpy(x)).detach().numpy()[:, 1]
+    np.testing.assert_allclose(exp.extras["layer_map"].mean(axis=(1, 2)), logits, atol=1e-5)
+    # "same" padding: each (channel, time) instance sits at its own time point
+    np.testing.assert_allclose(exp.extras["layer_centers"], np.arange(25.0))
+
+
+def test_channel_streams_keep_evidence_in_its_channel():
+    model = zoo.mil_channels(3, 2, filters=(3, 4), kernel_sizes=(5, 3), seed=3).eval()
+    x = np.random.default_rng(1).normal(size=(2, 3, 25)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 1] += 3.0  # only channel 1 moves
+    before = cl.explain(model, x, "mil", target=0).attributions
+    after = cl.explain(model, changed, "mil", target=0).attributions
+    # conjunctive: each instance's score and attention read its own channel's stream only
+    np.testing.assert_allclose(after[:, [0, 2]], before[:, [0, 2]], rtol=1e-5, atol=1e-6)
+    assert np.abs(after[:, 1] - before[:, 1]).max() > 1e-3

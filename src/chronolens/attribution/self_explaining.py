@@ -53,10 +53,11 @@ def _find_head(model: Model) -> tuple[str, str]:
 
 def _class_map(activation: torch.Tensor, grad: torch.Tensor, layer: str) -> torch.Tensor:
     """Target-class row of the interpretation, checked to average exactly to the score."""
-    n_positions = grad.shape[-1]
+    n_positions = grad[0, 0].numel()  # time positions, or (channel, time) pairs
     weight = grad * n_positions  # 1 on the target class's row (or its linear combination)
     scale = weight.abs().max().clamp(min=1e-12)
-    if (weight - weight.mean(dim=-1, keepdim=True)).abs().max() > 1e-4 * scale:
+    flat = weight.flatten(2)
+    if (flat - flat.mean(dim=-1, keepdim=True)).abs().max() > 1e-4 * scale:
         raise ValueError(
             f"'mil' needs the target score to be the mean over time of layer {layer!r}, but its "
             "gradient changes along time. Explain the logits (not probabilities), or use "
@@ -95,7 +96,7 @@ def mil(
         )
         activation = activation.detach().cpu()
         if pooling == "attention":
-            maps.append(activation.flatten(1, -2).mean(dim=1))
+            maps.append(activation[:, 0])  # (n, t') or, for (channel, time) instances, (n, c, t')
         else:
             grad = grad.detach().cpu()
             # A mean over time has the same gradient at any input: check it at a zero series.
@@ -114,8 +115,9 @@ def mil(
     _, n_channels, n_timepoints = x.shape
     centres, how = layer_centers(model, layer, n_channels, n_timepoints, batch_size)
     exact = pooling != "attention"
+    attributions = to_input_time(layer_map, centres, n_timepoints)
     result = MethodResult(
-        to_input_time(layer_map, centres, n_timepoints)[:, None, :],
+        attributions if attributions.dim() == 3 else attributions[:, None, :],
         extras={
             "layer": layer,
             "alignment": how,

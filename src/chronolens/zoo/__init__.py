@@ -20,7 +20,7 @@ The code lives in :mod:`chronolens.zoo.architectures` (the 1-D networks),
 
 from chronolens.zoo.architectures import ResidualBlock, ResNet, conv1d_classifier, fcn, resnet
 from chronolens.zoo.dimensionwise import DCNN, DimensionCube, DResNet, dcnn, dresnet
-from chronolens.zoo.mil import MIL, MILHead, mil, replicate_padding
+from chronolens.zoo.mil import MIL, MILHead, mil, mil_channels, replicate_padding
 from chronolens.zoo.training import accuracy, fit
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "fcn",
     "fit",
     "mil",
+    "mil_channels",
     "replicate_padding",
     "resnet",
 ]

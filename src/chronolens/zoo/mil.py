@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from chronolens._validation import check_bool, check_int
-from chronolens.zoo.architectures import _seeded
+from chronolens.zoo.architectures import _ordered, _seeded
 
 POOLINGS = ("instance", "attention", "additive", "conjunctive")
 
@@ -64,14 +65,16 @@ class PositionalEncoding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return ``x`` plus the encoding of its positions."""
         pe = positional_encoding(self.d_model, x.shape[-1]).to(device=x.device, dtype=x.dtype)
-        return x + pe
+        return x + pe.view(self.d_model, *([1] * (x.dim() - 3)), x.shape[-1])
 
 
 class MILHead(nn.Module):
     """MILLET pooling head: features ``(n, d, t')`` -> bag logits ``(n, k)``.
 
     Linear maps act per position (``Conv1d`` of kernel 1), so every layer's output keeps the time
-    axis last. See :mod:`chronolens.zoo.mil` for the poolings and the named layers.
+    axis last. See :mod:`chronolens.zoo.mil` for the poolings and the named layers. With
+    ``dims=2`` the instances are (channel, time) pairs: features ``(n, d, c, t')``, linear maps
+    ``Conv2d`` of kernel 1, contributions ``(n, k, c, t')`` averaged over both axes.
     """
 
     def __init__(
@@ -83,38 +86,41 @@ class MILHead(nn.Module):
         dropout: float = 0.1,
         positional_encoding: bool = True,
         d_attn: int = 8,
+        dims: int = 1,
     ) -> None:
         super().__init__()
         self.pooling = pooling
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
         self.positional_encoding: nn.Module = (
             PositionalEncoding(d_model) if positional_encoding else nn.Identity()
         )
         self.dropout = nn.Dropout(dropout)
         if pooling != "instance":
             self.attention_head = nn.Sequential(
-                nn.Conv1d(d_model, d_attn, 1), nn.Tanh(), nn.Conv1d(d_attn, 1, 1), nn.Sigmoid()
+                conv(d_model, d_attn, 1), nn.Tanh(), conv(d_attn, 1, 1), nn.Sigmoid()
             )
         if pooling == "conjunctive":
             self.attention = nn.Identity()
         elif pooling != "instance":
             self.embedding_attention = nn.Identity()
-        self.classifier = nn.Conv1d(d_model, n_classes, 1)
+        self.classifier = conv(d_model, n_classes, 1)
         if pooling != "attention":
             self.interpretation = nn.Identity()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Return the bag logits; the interpretation passes through the named identities."""
         z = self.dropout(self.positional_encoding(features))
+        instances = tuple(range(2, z.dim()))  # time, or (channel, time)
         if self.pooling == "instance":
-            return self.interpretation(self.classifier(z)).mean(dim=-1)
+            return self.interpretation(self.classifier(z)).mean(dim=instances)
         if self.pooling == "conjunctive":
             weights = self.attention(self.attention_head(z))
-            return self.interpretation(weights * self.classifier(z)).mean(dim=-1)
+            return self.interpretation(weights * self.classifier(z)).mean(dim=instances)
         weights = self.embedding_attention(self.attention_head(z))
         contributions = self.classifier(z * weights)  # mean over time: W mean(a z) + b exactly
         if self.pooling == "attention":
-            return contributions.mean(dim=-1)
-        return self.interpretation(contributions).mean(dim=-1)
+            return contributions.mean(dim=instances)
+        return self.interpretation(contributions).mean(dim=instances)
 
 
 class MIL(nn.Module):
@@ -236,3 +242,88 @@ def mil(
         )
 
     return MIL(backbone, _seeded(seed, build))
+
+
+class ChannelStreams(nn.Module):
+    """Grouped features ``(n, c * d, t')`` -> instances ``(n, d, c, t')``, one row per sensor."""
+
+    def __init__(self, n_channels: int) -> None:
+        super().__init__()
+        self.n_channels = n_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Split the grouped convolution's output into its channel streams."""
+        n, width, t = x.shape
+        return x.view(n, self.n_channels, width // self.n_channels, t).transpose(1, 2)
+
+
+def mil_channels(
+    n_channels: int,
+    n_classes: int,
+    pooling: str = "conjunctive",
+    *,
+    filters: Sequence[int] = (16, 16),
+    kernel_sizes: Sequence[int] = (7, 5),
+    mixer: bool = False,
+    dropout: float = 0.1,
+    positional_encoding: bool = True,
+    d_attn: int = 8,
+    seed: int = 0,
+) -> MIL:
+    """A MIL network whose instances are (channel, time) pairs: an exact channel x time map.
+
+    Each channel has its own stream of grouped Conv1d ("same", replicate padding) -> BatchNorm ->
+    ReLU blocks, so an instance's embedding sees one sensor only (unless ``mixer=True`` adds a
+    1x1 convolution across all streams after the last block). The :class:`MILHead` pools the
+    ``c * t'`` instances; ``explain(model, x, "mil")`` returns the ``(n, c, t)`` contributions,
+    whose mean over channels and time on the layer's positions is the logit exactly.
+
+    Parameters
+    ----------
+    n_channels, n_classes : int
+    pooling : {"conjunctive", "instance", "additive", "attention"}, default="conjunctive"
+    filters, kernel_sizes : sequence of int
+        Filters per channel and kernel of each block.
+    mixer : bool, default=False
+        Mix the channel streams with a 1x1 convolution after the last block.
+    dropout, positional_encoding, d_attn, seed
+        As in :func:`mil` (the encoding is of time, shared by the channels).
+    """
+    check_int(n_channels, "n_channels", minimum=1)
+    check_int(n_classes, "n_classes", minimum=2)
+    check_bool(mixer, "mixer")
+    if len(filters) != len(kernel_sizes) or not filters:
+        raise ValueError("`filters` and `kernel_sizes` must be non-empty and of the same length.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"`pooling` must be one of {', '.join(POOLINGS)}; got {pooling!r}.")
+
+    def build() -> MIL:
+        layers: dict[str, nn.Module] = {}
+        width = 1
+        for block, (out, kernel) in enumerate(zip(filters, kernel_sizes, strict=True), start=1):
+            layers[f"conv{block}"] = nn.Conv1d(
+                n_channels * width,
+                n_channels * out,
+                kernel,
+                padding="same",
+                padding_mode="replicate",
+                groups=n_channels,
+            )
+            layers[f"bn{block}"] = nn.BatchNorm1d(n_channels * out)
+            layers[f"relu{block}"] = nn.ReLU()
+            width = out
+        if mixer:
+            layers["mixer"] = nn.Conv1d(n_channels * width, n_channels * width, 1)
+        layers["streams"] = ChannelStreams(n_channels)
+        head = MILHead(
+            width,
+            n_classes,
+            pooling,
+            dropout=float(dropout),
+            positional_encoding=positional_encoding,
+            d_attn=d_attn,
+            dims=2,
+        )
+        return MIL(nn.Sequential(_ordered(layers)), head)
+
+    return _seeded(seed, build)
