@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chronolens import attribution, datasets, inspection, metrics, plot, reporting, testing, zoo
     from chronolens.inspection import activations, maximize, top_windows
     from chronolens.reporting import report
+    from chronolens.streaming import explain_dataset
 
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "attribution",
     "datasets",
     "explain",
+    "explain_dataset",
     "inspection",
     "maximize",
     "methods",
@@ -47,6 +49,7 @@ __all__ = [
     "register",
     "report",
     "reporting",
+    "streaming",
     "testing",
     "top_windows",
     "unregister",
@@ -57,6 +60,7 @@ __all__ = [
 # Functions loaded on first use, and the subpackages.
 _LAZY = {
     "report": "chronolens.reporting",
+    "explain_dataset": "chronolens.streaming",
     "activations": "chronolens.inspection",
     "maximize": "chronolens.inspection",
     "top_windows": "chronolens.inspection",
@@ -68,6 +72,7 @@ _SUBPACKAGES = (
     "metrics",
     "plot",
     "reporting",
+    "streaming",
     "testing",
     "zoo",
 )
