@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt "torch==2.13.0"
-	$(PIP) install -q -c constraints.txt -e ".[test,lint,xarray,keras,tensorflow,jax,dtw]"
+	$(PIP) install -q -c constraints.txt -e ".[test,lint,xarray,keras,tensorflow,jax,dtw,dask,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
