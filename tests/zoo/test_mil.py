@@ -157,3 +157,18 @@ def test_trains_with_fit(pooling):
     history = zoo.fit(model, x, y, epochs=2, batch_size=8, progress=False)
     assert len(history["loss"]) == 2 and not model.training
     assert model(torch.from_numpy(x)).shape == (24, 3)
+
+
+def test_mil_channels_streams_and_bad_input():
+    model = zoo.mil_channels(3, 2, filters=(2, 4), kernel_sizes=(5, 3), seed=0).eval()
+    assert model.backbone.conv1.groups == 3 and model.backbone.conv1.padding_mode == "replicate"
+    x = torch.randn(2, 3, 21)
+    assert model.backbone(x).shape == (2, 4, 3, 21)  # (n, d, channel, time) instances
+    logits = model(x)
+    interpretation = adapt(model).layer_output(x, "head.interpretation")
+    assert interpretation.shape == (2, 2, 3, 21)
+    np.testing.assert_allclose(interpretation.mean(dim=(2, 3)).numpy(), logits.detach(), atol=1e-5)
+    with pytest.raises(ValueError, match="same length"):
+        zoo.mil_channels(3, 2, filters=(2, 4), kernel_sizes=(5,))
+    with pytest.raises(ValueError, match="`pooling`"):
+        zoo.mil_channels(3, 2, "max")
