@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chronolens._cli_dataset import add_dataset_arguments, command_dataset, is_dataset_job
+
 
 def _parse_value(text: str) -> Any:
     try:
@@ -109,10 +111,12 @@ def _command_explain(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() in (".html", ".htm"):
         return _command_report(args)
-    if not args.method:
+    if not args.method and not is_dataset_job(args):
         raise ValueError("--method is required for an .npz --out (see `chronolens methods`).")
     params = _parse_params(args.param)
     target = _parse_target(args.target)
+    if is_dataset_job(args):
+        return command_dataset(args, params, target)
     data, channel_names = load_series(args.data, key=args.key)
     _check_methods([args.method], params)  # answer before a framework is imported
     model = load_model(args.model)
@@ -239,6 +243,7 @@ def _add_explain(commands: Any) -> None:
     ex.add_argument("--png", help="figure of one case (default: next to --out)")
     ex.add_argument("--case", type=int, default=0, help="case shown in the figure (default 0)")
     ex.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    add_dataset_arguments(ex)
     ex.set_defaults(run=_command_explain)
 
 

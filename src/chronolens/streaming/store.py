@@ -40,7 +40,7 @@ def create_or_resume(
         if differ:
             raise ValueError(
                 f"`out` {str(path)!r} holds another job (its {', '.join(differ)} differ); pass "
-                "overwrite=True (--overwrite) to replace it, or another `out`."
+                "overwrite=True to replace it, or another `out`."
             )
         return group
     group = zarr.open_group(str(path), mode="w")
