@@ -48,3 +48,12 @@ def test_top_windows_by_brute_force(tmp_path):
     best.sort(key=lambda r: -r[0])
     assert [(c, st) for c, st, _ in s.top_windows] == [(c, st) for _, c, st in best[:5]]
     np.testing.assert_allclose([v for *_, v in s.top_windows], [v for v, *_ in best[:5]])
+
+
+def test_summary_figure(tmp_path):
+    from chronolens.plot.dataset import plot_dataset_summary
+
+    group, *_ = _group(tmp_path)
+    fig = plot_dataset_summary(summarize(group, n_boot=5))
+    assert len(fig.axes) >= 4  # three classes, the importance bars (and a colorbar)
+    fig.savefig(tmp_path / "s.png")
