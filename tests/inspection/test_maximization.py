@@ -154,3 +154,47 @@ def test_channels_last_reference_with_layout_nlc_gives_the_same_prototypes():
         n_restarts=2,
     )
     np.testing.assert_array_equal(a.prototypes, b.prototypes)
+
+
+def _scaled(model: torch.nn.Module, factor: float) -> torch.nn.Module:
+    """A copy whose every class score is ``factor`` times the original's (last Linear scaled)."""
+    import copy
+
+    twin = copy.deepcopy(model)
+    last = [m for m in twin.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(factor)
+        last.bias.mul_(factor)
+    return twin
+
+
+def test_auto_prior_scale_makes_prototypes_independent_of_the_logit_scale(user_model, user_x):
+    # f -> 100 f multiplies the spread of f over the reference by 100, so s f - s' P keeps its
+    # ratio and its gradient only scales by 100: Adam (scale invariant up to eps) takes the same
+    # steps. With raw weights (prior_scale=1) the priors weigh 100 times less on the big model.
+    big = _scaled(user_model, 100.0)
+    ref = user_x[:12]
+    options = {"reference": ref, "seed": 0, "n_steps": 15, "n_restarts": 2, "tv": 1.0}
+    small_auto = cl.maximize(user_model, 1, **options)
+    big_auto = cl.maximize(big, 1, **options)
+    np.testing.assert_allclose(big_auto.target_value, 100 * small_auto.target_value, rtol=2e-2)
+    small_raw = cl.maximize(user_model, 1, prior_scale=1.0, **options)
+    big_raw = cl.maximize(big, 1, prior_scale=1.0, **options)
+    auto_gap = np.abs(big_auto.prototypes - small_auto.prototypes).mean()
+    raw_gap = np.abs(big_raw.prototypes - small_raw.prototypes).mean()
+    # float32 rounding flips Adam's first steps on components whose gradient is ~0, so the
+    # twins are not bit-equal; they are two orders of magnitude closer than with raw weights.
+    assert auto_gap < 5e-3 and raw_gap > 0.05 and auto_gap < raw_gap / 50
+
+
+def test_prior_scale_multiplies_the_penalties_in_the_objective():
+    model = linear_model(n_channels=2, n_timepoints=10, n_classes=2, seed=1)
+    options = {"n_channels": 2, "n_timepoints": 10, "seed": 0, "n_steps": 1, "n_restarts": 1}
+    plain = cl.maximize(model, 1, l2=0.0, tv=0.0, lowpass=0.0, **options)
+    scaled = cl.maximize(model, 1, l2=0.5, tv=0.0, lowpass=0.0, prior_scale=3.0, **options)
+    # step 0 is recorded before any move: same start, so the objectives differ by s * l2 * mean z^2
+    start = 0.1 * torch.randn(1, 2, 10, generator=torch.Generator().manual_seed(0))
+    expected = 3.0 * 0.5 * float(start.pow(2).mean())
+    assert plain.objective[0, 0] - scaled.objective[0, 0] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="prior_scale"):
+        cl.maximize(model, 1, prior_scale=-1.0, **options)

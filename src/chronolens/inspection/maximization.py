@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from chronolens.series import Layout
 
 from chronolens._validation import check_float, check_int, resolve_seed
+from chronolens.inspection._priors import bounds, penalties
+from chronolens.inspection._priors import prior_scale as prior_scale_of
 from chronolens.models.base import Model
 from chronolens.targets import Target, binary_kind, predicted_classes
 
@@ -183,37 +185,6 @@ def _shape_and_ranges(
     )
 
 
-def _penalties(
-    x: torch.Tensor, l2: float, tv: float, lowpass: float, cutoff: float
-) -> torch.Tensor:
-    """Per-row penalty: L2, 1-D total variation, energy above ``cutoff`` (cycles per point)."""
-    total = l2 * x.pow(2).mean(dim=(1, 2))
-    total = total + tv * (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2))
-    if lowpass:
-        spectrum = torch.fft.rfft(x, dim=-1)
-        frequencies = torch.fft.rfftfreq(x.shape[-1])
-        high = (frequencies > cutoff).to(x.dtype)
-        energy = (spectrum.abs().pow(2) * high).sum(dim=-1) / x.shape[-1] ** 2
-        total = total + lowpass * energy.mean(dim=1)
-    return total
-
-
-def _bounds(value_range: Any, ref: np.ndarray | None, c: int) -> tuple[Any, Any] | None:
-    """Per-channel (low, high) limits of the prototypes, or None."""
-    if isinstance(value_range, str):
-        if value_range != "reference":
-            raise ValueError(
-                f"`value_range` must be 'reference', (low, high) or None; got {value_range!r}."
-            )
-        return None if ref is None else (ref.min(axis=(0, 2)), ref.max(axis=(0, 2)))
-    if value_range is None:
-        return None
-    low, high = (check_float(v, "value_range") for v in value_range)
-    if low >= high:
-        raise ValueError(f"`value_range` needs low < high; got {value_range!r}.")
-    return (np.full(c, low), np.full(c, high))
-
-
 def _realism(
     prototypes: np.ndarray, ref: np.ndarray | None
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str | None]:
@@ -250,15 +221,19 @@ def maximize(
     lowpass: float = 1.0,
     cutoff: float = 0.1,
     value_range: str | tuple[float, float] | None = "reference",
+    prior_scale: str | float = "auto",
     layout: Layout = "ncl",
 ) -> Prototypes:
     """Activation maximization: series that maximise a class score or one filter of a layer.
 
-    Adam ascends ``f(x) - penalties(z)`` from ``n_restarts`` seeded starts at once, where ``f`` is
-    the target class's score (explain logits, not probabilities, for a meaningful optimum) or the
-    mean activation over time of filter ``filter`` of ``layer``, and ``z`` is the series
-    standardised per channel with the reference data's mean and standard deviation (``z = x``
-    without reference). After each step every value is clipped to its channel's range.
+    Adam ascends ``f(x) - s * penalties(z)`` from ``n_restarts`` seeded starts at once, where
+    ``f`` is the target class's score (explain logits, not probabilities, for a meaningful
+    optimum) or the mean activation over time of filter ``filter`` of ``layer``, and ``z`` is the
+    series standardised per channel with the reference data's mean and standard deviation (``z = x``
+    without reference). After each step every value is clipped to its channel's range. ``s``
+    (``prior_scale``) puts the priors in the units of ``f``: by default the standard deviation
+    of ``f`` over the reference cases, so that the same weights give the same prototypes
+    whether a network's logits span 1 or 100 (Adam is invariant to the scale of the gradient).
 
     Parameters
     ----------
@@ -289,6 +264,10 @@ def maximize(
         Cutoff frequency in cycles per time point (0.5 is the Nyquist frequency).
     value_range : "reference", (low, high) or None, default="reference"
         Per-channel [min, max] of the reference data, one range for all channels, or none.
+    prior_scale : "auto" or float, default="auto"
+        Multiplies every penalty. "auto": the standard deviation of the objective over the
+        first 64 reference cases (1.0 without reference data, or when it is 0); a number: that
+        number (1.0 gives the raw weights).
     layout : {"ncl", "nlc"}, default="ncl"
         Axis order of ``reference``; prototypes come back as (n_restarts, channels, time).
 
@@ -328,16 +307,18 @@ def maximize(
     )
     cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
     c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints, layout)
+    if not (isinstance(prior_scale, str) and prior_scale == "auto"):
+        prior_scale = check_float(prior_scale, "prior_scale", minimum=0.0)
 
     if ref is not None:
         mean = ref.mean(axis=(0, 2))
         std = np.maximum(ref.std(axis=(0, 2)), 1e-8)
     else:
         mean, std = np.zeros(c), np.ones(c)
-    bounds = _bounds(value_range, ref, c)
+    limits = bounds(value_range, ref, c)
     as_tensor = lambda v: torch.as_tensor(np.asarray(v), dtype=torch.float32)[None, :, None]  # noqa: E731
     mean_t, std_t = as_tensor(mean), as_tensor(std)
-    low_t, high_t = (None, None) if bounds is None else (as_tensor(bounds[0]), as_tensor(bounds[1]))
+    low_t, high_t = (None, None) if limits is None else (as_tensor(limits[0]), as_tensor(limits[1]))
 
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(n_restarts, c, t, generator=generator)
@@ -349,13 +330,15 @@ def maximize(
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     with adapted.session():
         objective = _objective(adapted, target, c, t)
+        scale = prior_scale_of(adapted, objective.target, objective.layer, ref, prior_scale)
+        l2, tv, lowpass = scale * l2, scale * tv, scale * lowpass
         for step in range(n_steps):
             value, grad_x, _ = adapted.gradient(
                 mean_t + std_t * z, objective.target, objective.layer
             )
             with torch.enable_grad():  # the priors' gradient, in z
                 leaf = z.detach().requires_grad_(True)
-                penalty = _penalties(leaf, l2, tv, lowpass, cutoff)
+                penalty = penalties(leaf, l2, tv, lowpass, cutoff)
                 (grad_penalty,) = torch.autograd.grad(penalty.sum(), leaf)
             trace[:, step] = (value.cpu() - penalty.detach()).numpy()
             grad = grad_penalty - std_t * grad_x.cpu()  # gradient of -(value - penalty)
@@ -371,7 +354,7 @@ def maximize(
         value, _, _ = adapted.gradient(final, objective.target, objective.layer)
         value = value.cpu()
         out = adapted.scores(final)
-        total = value - _penalties(z.detach(), l2, tv, lowpass, cutoff)
+        total = value - penalties(z.detach(), l2, tv, lowpass, cutoff)
     order = torch.argsort(total, descending=True).numpy()
     prototypes = final.float().cpu().numpy()[order]
     predicted = None
