@@ -16,6 +16,12 @@ DIMENSION_WISE = {m for m in ALL if get_method(m).layer_rank == 4}
 # Methods that read a model's own multiple-instance head (mil) are checked on a tiny
 # zoo.mil_channels (its map is per channel; zoo.mil's shared maps: tests/attribution).
 SELF_EXPLAINING = {m for m in ALL if get_method(m).family == "self_explaining"}
+# Methods that read a model's attention weights (attention) are checked on a tiny attention_rnn.
+ATTENTION = {m for m in ALL if get_method(m).family == "attention"}
+
+
+def _tiny_attention(n_channels=3, n_classes=3, seed=1):
+    return zoo.attention_rnn(n_channels, n_classes, hidden=4, seed=seed).eval()
 
 
 def _tiny_mil(n_channels=3, n_classes=3, seed=1):
@@ -30,6 +36,7 @@ def _tiny_dcnn(n_channels=3, n_classes=3, seed=1):
 def test_common_checks_tiny_model(method, tiny, tiny_x):
     model = _tiny_dcnn() if method in DIMENSION_WISE else tiny
     model = _tiny_mil() if method in SELF_EXPLAINING else model
+    model = _tiny_attention() if method in ATTENTION else model
     check_method(method, model, tiny_x)  # with the registry entry's test_params
 
 
@@ -37,6 +44,7 @@ def test_common_checks_tiny_model(method, tiny, tiny_x):
 def test_common_checks_user_architecture(method, user_model, user_x):
     model = _tiny_dcnn(9, 4) if method in DIMENSION_WISE else user_model
     model = _tiny_mil(9, 4) if method in SELF_EXPLAINING else model
+    model = _tiny_attention(9, 4) if method in ATTENTION else model
     check_method(method, model, user_x[:3])
 
 
@@ -66,6 +74,9 @@ def test_model_restored_after_an_exception_mid_run(method, fail_at, tiny_x):
         inner = _tiny_mil(seed=4)
         inner.fc = inner.head.classifier  # the same module under the name the test reads
         bn1, conv1 = inner.backbone.bn1, inner.backbone.conv1
+    elif method in ATTENTION:
+        inner = _tiny_attention(seed=4)
+        bn1, conv1 = inner.rnn, inner.attention.score  # a per-module flag, a frozen weight
     else:
         inner = tiny_conv_model(n_channels=3, n_classes=3, seed=4)
         bn1, conv1 = inner.bn1, inner.conv1

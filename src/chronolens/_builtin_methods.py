@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chronolens.attribution import (
     ablation,
+    attention,
     cam,
     channel_cam,
     dcam,
@@ -242,6 +243,24 @@ BUILTIN: tuple[MethodSpec, ...] = (
             "pooling": "the head's pooling: instance, conjunctive, additive or attention",
             "exact": "whether the layer map decomposes the score exactly (not for attention)",
             "class_agnostic": "True for attention pooling: the weights are the same for every class",
+        },
+    ),
+    MethodSpec(
+        name="attention",
+        fn=attention.attention,
+        family="attention",
+        summary="The attention weights of a model that attends over time (zoo.attention_rnn).",
+        needs_gradients=False,
+        needs_layer=False,
+        per_channel=False,
+        meaning="the model's own attention weights over time, class-agnostic (Bahdanau et al. 2015)",
+        key_params="`attention_layer`",
+        extras={
+            "layer": "the attention layer read (name ending in 'attention_weights')",
+            "alignment": "how its positions were placed in input time (identity for an RNN)",
+            "layer_centers": "input time of each attention position",
+            "layer_map": "per case: the weights on the layer's own positions",
+            "class_agnostic": "always True: the weights are the same for every class",
         },
     ),
 )

@@ -61,8 +61,11 @@ def gap():
 
 # dcam reads PyTorch dimension-wise networks only (see test_dcam_refuses_keras); mil reads a
 # multiple-instance head, which these plain CNN twins do not have (it refuses them, see
-# test_mil_refuses_a_model_without_a_head).
-@pytest.mark.parametrize("method", [m for m in REGISTRY if m not in ("cam", "dcam", "mil")])
+# test_mil_refuses_a_model_without_a_head); attention reads attention weights, which they do
+# not have either (test_attention_refuses_a_model_without_attention).
+@pytest.mark.parametrize(
+    "method", [m for m in REGISTRY if m not in ("cam", "dcam", "mil", "attention")]
+)
 def test_parity_with_torch_twin(conv, method):
     model, twin = conv
     x = data()
@@ -85,6 +88,11 @@ def test_dcam_refuses_keras(conv):
 def test_mil_refuses_a_model_without_a_head(conv):
     with pytest.raises(CapabilityError, match="zoo.mil.*'grad_cam'"):
         cl.explain(conv[0], data(), "mil")
+
+
+def test_attention_refuses_a_model_without_attention(conv):
+    with pytest.raises(CapabilityError, match="zoo.attention_rnn.*'integrated_gradients'"):
+        cl.explain(conv[0], data(), "attention")
 
 
 @pytest.mark.parametrize("method", ["cam", "grad_cam", "layer_cam"])

@@ -8,6 +8,8 @@
 - :func:`dcnn`, :func:`dresnet`: the dimension-wise networks of Boniol et al. (2022), which read
   the "cube" of cyclically shifted channels (:class:`DimensionCube`) and are explained channel by
   channel with the ``dcam`` method. They take the ordinary ``(n, channels, time)`` series.
+- :func:`attention_rnn`: a (bidirectional) LSTM or GRU with additive attention over time, whose
+  weights ``explain(method="attention")`` reads.
 - :func:`fit`, :func:`accuracy`: train a classifier with Adam and cross-entropy, and score it.
 
 Each builder takes a ``seed`` and initialises its weights from it without touching torch's global
@@ -19,6 +21,7 @@ The code lives in :mod:`chronolens.zoo.architectures` (the 1-D networks),
 """
 
 from chronolens.zoo.architectures import ResidualBlock, ResNet, conv1d_classifier, fcn, resnet
+from chronolens.zoo.attention import AdditiveAttention, AttentionRNN, attention_rnn
 from chronolens.zoo.dimensionwise import DCNN, DimensionCube, DResNet, dcnn, dresnet
 from chronolens.zoo.mil import MIL, MILHead, mil, mil_channels, replicate_padding
 from chronolens.zoo.training import accuracy, fit
@@ -26,12 +29,15 @@ from chronolens.zoo.training import accuracy, fit
 __all__ = [
     "DCNN",
     "MIL",
+    "AdditiveAttention",
+    "AttentionRNN",
     "DResNet",
     "DimensionCube",
     "MILHead",
     "ResNet",
     "ResidualBlock",
     "accuracy",
+    "attention_rnn",
     "conv1d_classifier",
     "dcnn",
     "dresnet",
