@@ -12,6 +12,19 @@ from chronolens.models.base import Model
 from chronolens.targets import Target
 
 
+def check_priors(
+    l2: Any, tv: Any, lowpass: Any, cutoff: Any, prior_scale: Any
+) -> tuple[float, float, float, float, Any]:
+    """The checked weights, cutoff and ``prior_scale`` ("auto" or a number >= 0)."""
+    weights = [
+        check_float(v, n, minimum=0.0) for v, n in ((l2, "l2"), (tv, "tv"), (lowpass, "lowpass"))
+    ]
+    cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
+    if not (isinstance(prior_scale, str) and prior_scale == "auto"):
+        prior_scale = check_float(prior_scale, "prior_scale", minimum=0.0)
+    return weights[0], weights[1], weights[2], cutoff, prior_scale
+
+
 def penalties(x: torch.Tensor, l2: float, tv: float, lowpass: float, cutoff: float) -> torch.Tensor:
     """Per-row penalty: L2, 1-D total variation, energy above ``cutoff`` (cycles per point)."""
     total = l2 * x.pow(2).mean(dim=(1, 2))

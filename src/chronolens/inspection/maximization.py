@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from chronolens.series import Layout
 
 from chronolens._validation import check_float, check_int, resolve_seed
-from chronolens.inspection._priors import bounds, penalties
+from chronolens.inspection._priors import bounds, check_priors, penalties
 from chronolens.inspection._priors import prior_scale as prior_scale_of
 from chronolens.models.base import Model
 from chronolens.targets import Target, binary_kind, predicted_classes
@@ -302,13 +302,8 @@ def maximize(
     n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     lr = check_float(lr, "lr", minimum=0.0, strict_minimum=True)
-    l2, tv, lowpass = (
-        check_float(v, n, minimum=0.0) for v, n in ((l2, "l2"), (tv, "tv"), (lowpass, "lowpass"))
-    )
-    cutoff = check_float(cutoff, "cutoff", minimum=0.0, maximum=0.5)
+    l2, tv, lowpass, cutoff, prior_scale = check_priors(l2, tv, lowpass, cutoff, prior_scale)
     c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints, layout)
-    if not (isinstance(prior_scale, str) and prior_scale == "auto"):
-        prior_scale = check_float(prior_scale, "prior_scale", minimum=0.0)
 
     if ref is not None:
         mean = ref.mean(axis=(0, 2))
