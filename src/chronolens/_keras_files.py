@@ -57,6 +57,14 @@ def _config_text(path: Path) -> str:
     return config.decode("utf-8") if isinstance(config, bytes) else str(config)
 
 
+#: chronolens's own Keras layers: ``(module, class)``. They load from their code in the installed
+#: chronolens (their config holds no code), so a file using them is as safe as Keras' own layers.
+_CHRONOLENS_LAYERS = {
+    ("chronolens.keras.attention", "AttentionWeights"),
+    ("chronolens.keras.attention", "AttentionPooling"),
+}
+
+
 def _unsafe_parts(node: Any) -> list[str]:
     """Names of everything in a model configuration that would execute code when loaded."""
     found: list[str] = []
@@ -67,10 +75,11 @@ def _unsafe_parts(node: Any) -> list[str]:
         elif name in _CODE_LAYERS:
             found.append(f"a {name} layer (Python code stored in the file)")
         module = node.get("module")
-        if isinstance(module, str) and module.split(".")[0] != "keras":
-            found.append(f"{name or 'an object'} from module {module!r}")
         registered = node.get("registered_name")
-        if isinstance(registered, str) and ">" in registered:
+        ours = (module, name) in _CHRONOLENS_LAYERS and registered == f"chronolens>{name}"
+        if isinstance(module, str) and module.split(".")[0] != "keras" and not ours:
+            found.append(f"{name or 'an object'} from module {module!r}")
+        if isinstance(registered, str) and ">" in registered and not ours:
             found.append(f"the custom object {registered!r}")
         for value in node.values():
             found.extend(_unsafe_parts(value))
@@ -125,6 +134,8 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
         raise ValueError(
             f"Loading {str(path)!r} needs Keras 3: pip install 'chronolens[keras]'."
         ) from None
+    import chronolens.keras.attention  # noqa: F401  (registers chronolens's own layers)
+
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
