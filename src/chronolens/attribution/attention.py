@@ -51,7 +51,7 @@ def find_attention_layer(model: Model, attention_layer: str | None = None) -> st
         raise CapabilityError(
             "'attention' reads attention weights, and this model has no layer whose name ends in "
             f"{SUFFIX!r}. Build one with chronolens.zoo.attention_rnn(n_channels, n_classes) (or "
-            "chronolens.keras.AdditiveAttention in Keras), pass `attention_layer=` naming the "
+            "chronolens.keras.AttentionWeights in Keras), pass `attention_layer=` naming the "
             f"layer that outputs the weights, or explain this model with {_WORKING}."
         )
     if len(found) > 1:
