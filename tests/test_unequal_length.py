@@ -295,12 +295,6 @@ def test_padding_is_never_perturbed_with_pad_value(method: str, params: dict) ->
     assert np.isnan(exp.attributions[0, :, 9:]).all()
 
 
-def test_equal_length_entry_points_name_the_problem() -> None:
-    """Functions that need one length say so, instead of numpy's 'inhomogeneous shape'."""
-    with pytest.raises(ValueError, match="different shapes"):
-        cl.activations(tiny_conv_model(3), _ragged(), "relu1")
-
-
 def test_evaluate_on_unequal_lengths_scores_each_case_as_if_alone():
     """Reference: evaluate() on each case alone; the sanity check on the first length's cases."""
     from chronolens.metrics import evaluate, model_randomization

@@ -93,6 +93,8 @@ def test_every_method_leaves_a_shared_model_untouched_under_threads(method):
         model = train_mode_model()
     elif spec.family == "self_explaining":
         model = zoo.mil_channels(3, 3, filters=(3, 4), kernel_sizes=(5, 3), seed=1).train()
+    elif spec.family == "attention":
+        model = zoo.attention_rnn(3, 3, hidden=4, seed=1).train()
     else:
         model = tiny_conv_model(n_channels=3, n_classes=3, seed=1).train()
     x = np.random.default_rng(0).normal(size=(3, 3, 60)).astype(np.float32)
