@@ -12,20 +12,14 @@ import torch
 
 from chronolens._batching import resolve_batch_size
 from chronolens._binding import BoundMethod, bind
-from chronolens._lengths import (
-    groups,
-    hold_padding,
-    is_ragged,
-    merge_runs,
-    pad_series,
-    valid_mask,
-)
+from chronolens._lengths import groups, hold_padding, is_ragged, merge_runs, nan_padding, pad_series
 from chronolens._progress import Progress
 from chronolens._validation import check_batch_size, check_choice, resolve_seed
 from chronolens.attribution._common import model_output
 from chronolens.attribution._result import MethodResult
 from chronolens.explanation import Explanation
 from chronolens.models import adapt
+from chronolens.models._sequence_inputs import takes_lengths
 from chronolens.models.base import Model
 from chronolens.models.blackbox import ModelOutputError
 from chronolens.registry import get_method
@@ -275,15 +269,15 @@ def explain(
     channel_names, class_names : sequence of str, optional
         Names for plots and reports.
     pad_value : float or None, default=None
-        For unequal-length data only (``x`` a list of ``(n_channels, t_i)`` arrays, or
-        ``(t_i, n_channels)`` with ``layout="nlc"``). None: the cases of each length are
-        explained together at their own length, so the model never sees padding (for models
-        that take any length, e.g. global-pooling CNNs). A number: every case is padded at the
-        end with it to the longest length before the model sees it (for models that need one
-        length or mask a value, e.g. ``keras.layers.Masking(mask_value=pad_value)``); a named
-        or constant ``baseline`` then holds the padding at ``pad_value``. Either way ``x`` is
-        padded with ``pad_value`` (0.0 when None), attribution is NaN on the padding and
-        ``Explanation.lengths`` holds each case's length.
+        For unequal-length data only (a list of ``(n_channels, t_i)`` arrays, ``(t_i,
+        n_channels)`` with ``layout="nlc"``). None: each length is explained at its own
+        length, so the model never sees padding (models that take any length). A number: the
+        model sees every case padded at the end with it (models that need one length or mask
+        a value, e.g. ``keras.layers.Masking(mask_value=pad_value)``); a named or constant
+        ``baseline`` then holds the padding at ``pad_value``. Either way ``x`` is padded with
+        ``pad_value`` (0.0 when None), attribution is NaN on the padding and ``lengths`` holds
+        each case's length. A forward taking lengths, a mask or a ``PackedSequence`` is always
+        run one length at a time (:mod:`chronolens.models._sequence_inputs`).
     **params
         Parameters of the method (see its docstring, e.g. ``n_steps`` for
         ``"integrated_gradients"``).
@@ -330,11 +324,12 @@ def explain(
     with adapted.session():
         bar = Progress(progress, description=method)
         try:
-            if lengths is not None and pad_value is not None:
+            padded = pad_value is not None and not takes_lengths(adapted)
+            if lengths is not None and pad_value is not None and padded:
                 seed = resolve_seed(seed) if get_method(method).randomized else seed
                 held = _hold_padding(method, params, series, lengths, pad_value, seed, read_as)
                 call = replace(call, seed=seed, params=held)
-            if lengths is not None and pad_value is None:
+            if lengths is not None and not padded:
                 bound, result, output, resolved = _run_by_length(call, series, lengths, target, bar)
             else:
                 bound, result, output, resolved = call.run(series, target, bar)
@@ -360,12 +355,7 @@ def _explanation(
     lengths: np.ndarray | None = None,
 ) -> Explanation:
     """Pack a method's result into an Explanation (NaN attribution beyond each length)."""
-    attributions = result.attributions.detach().cpu().float().numpy()
-    if lengths is not None:
-        attributions = attributions.copy()
-        attributions[
-            ~np.broadcast_to(valid_mask(lengths, series.shape[2])[:, None], attributions.shape)
-        ] = np.nan
+    attributions = nan_padding(result.attributions.detach().cpu().float().numpy(), lengths)
     if isinstance(output, torch.Tensor) and output.ndim == 2 and resolved.fn is None:
         scores = output.detach().cpu().float().numpy()
     else:

@@ -98,6 +98,15 @@ def valid_mask(lengths: np.ndarray, n_timepoints: int) -> np.ndarray:
     return np.arange(n_timepoints)[None, :] < np.asarray(lengths)[:, None]
 
 
+def nan_padding(attributions: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """A copy of ``attributions`` (n, c, t) with NaN past each case's length (None: as is)."""
+    if lengths is None:
+        return attributions
+    out = attributions.copy()
+    out[~np.broadcast_to(valid_mask(lengths, out.shape[2])[:, None], out.shape)] = np.nan
+    return out
+
+
 def check_lengths(lengths: Any, n_cases: int, n_timepoints: int) -> np.ndarray:
     """Validate per-case lengths; return them as int64 (n_cases,)."""
     array = np.asarray(lengths)

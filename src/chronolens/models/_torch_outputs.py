@@ -9,7 +9,19 @@ from torch import nn
 
 
 def first_float(module: nn.Module) -> torch.Tensor | None:
-    """The module's first floating-point parameter or buffer (its device and dtype)."""
+    """The module's first floating-point parameter or buffer (its device and dtype).
+
+    Raises
+    ------
+    ValueError
+        When the parameters are on the meta device (shapes only, no values).
+    """
+    if any(t.is_meta for t in [*module.parameters(), *module.buffers()]):
+        raise ValueError(
+            "The model's parameters are on the meta device (shapes only, no values), so it "
+            "cannot be run. Load its weights first, e.g. model.to_empty(device='cpu') then "
+            "model.load_state_dict(state), or build it outside torch.device('meta')."
+        )
     for tensor in [*module.parameters(), *module.buffers()]:
         if tensor.is_floating_point():
             return tensor

@@ -21,6 +21,7 @@ from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
 from chronolens.models._locks import model_lock
 from chronolens.models._randomize import torch_randomized, torch_weight_layers
+from chronolens.models._sequence_inputs import SequenceInputs, call_with, sequence_inputs
 from chronolens.models._torch_outputs import (
     check_differentiable,
     detached,
@@ -40,16 +41,17 @@ class TorchModel:
     ----------
     module : torch.nn.Module
         The classifier. Its output should be class scores ``(n_cases, n_classes)``, logits or
-        probabilities; any other output needs a callable ``target``.
+        probabilities; any other output needs a callable ``target``. A forward taking lengths,
+        a mask or a ``PackedSequence`` gets them (:mod:`chronolens.models._sequence_inputs`).
 
     Notes
     -----
     The model is explained in eval mode (batch-norm running statistics, no dropout) whatever
     mode it is in; its own mode is restored afterwards.
 
-    Subclasses adapt other frameworks whose models are torch modules (Keras 3 on the torch
-    backend) by overriding the few layout and naming points: :meth:`_to_model`,
-    :meth:`_from_model`, :meth:`_forward`, :meth:`_named_layers` and :meth:`_eval_modules`.
+    Subclasses adapt frameworks whose models are torch modules (Keras 3 on the torch backend)
+    by overriding :meth:`_to_model`, :meth:`_from_model`, :meth:`_forward`, :meth:`_named_layers`
+    and :meth:`_eval_modules`.
     """
 
     differentiable = True
@@ -58,16 +60,11 @@ class TorchModel:
         if not isinstance(module, nn.Module):
             raise TypeError(f"TorchModel needs a torch.nn.Module; got {type(module).__name__}.")
         self.module = module
-        reference = first_float(module)
-        if any(t.is_meta for t in [*module.parameters(), *module.buffers()]):
-            raise ValueError(
-                "The model's parameters are on the meta device (shapes only, no values), so it "
-                "cannot be run. Load its weights first, e.g. model.to_empty(device='cpu') then "
-                "model.load_state_dict(state), or build it outside torch.device('meta')."
-            )
+        reference = first_float(module)  # refuses parameters on the meta device
         self.device = reference.device if reference is not None else torch.device("cpu")
         self.dtype = reference.dtype if reference is not None else torch.float32
         self._depth = 0
+        self.sequence_inputs: SequenceInputs = sequence_inputs(module)
         self._named = self._named_layers()
         self.scripted = isinstance(module, torch.jit.ScriptModule)
         self.reads_layers = not self.scripted
@@ -97,7 +94,7 @@ class TorchModel:
         return value.float()
 
     def _forward(self, inputs: torch.Tensor) -> Any:
-        return self.module(inputs)
+        return call_with(self.module, inputs, self.sequence_inputs)
 
     # ------------------------------------------------------------------ state
     @contextmanager
