@@ -150,7 +150,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
         family="perturbation",
         summary="Score drop when a sliding window is replaced: any model.",
         meaning="score drop when a sliding window is replaced (Zeiler & Fergus 2014); any model",
-        key_params='`window=15`, `stride=5`, `channels="each"\\|"all"`, `baseline`',
+        key_params='`window=15`, `stride=min(5, window)`, `channels="each"\\|"all"`, `baseline`',
         extras={
             "occlusion_path": "'incremental' or 'full': which engine ran",
             "n_windows": "number of windows",

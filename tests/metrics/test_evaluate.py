@@ -89,3 +89,17 @@ def test_evaluate_function_rows(tiny, tiny_x):
     assert row.method == "integrated_gradients" and row.seconds_per_case > 0
     assert np.isnan(row.average_precision)
     assert "integrated_gradients" in str(result)
+
+
+def test_method_params_reach_the_method_and_unknown_names_are_refused() -> None:
+    """Reference: evaluate() with params equals deletion() on explain() with the same params."""
+    model = tiny_conv_model(n_channels=3, n_classes=2, seed=2)
+    x = np.random.default_rng(7).normal(size=(4, 3, 10)).astype(np.float32)
+    got = evaluate(model, x, ["occlusion"], params={"occlusion": {"window": 3}}, sanity=False)
+    exp = cl.explain(model, x, "occlusion", window=3, stride=3)  # stride defaults to min(5, 3)
+    expected = deletion(model, exp, seed=0, n_steps=20)
+    assert got.rows[0].deletion_auc == pytest.approx(expected.mean_auc, rel=1e-6)
+    with pytest.raises(ValueError, match=r"longer than the series"):
+        evaluate(model, x, ["occlusion"], sanity=False)  # the default 15-point window
+    with pytest.raises(ValueError, match=r"`params` names \['saliency'\].*not among `methods`"):
+        evaluate(model, x, ["occlusion"], params={"saliency": {}}, sanity=False)

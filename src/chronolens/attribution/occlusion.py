@@ -22,7 +22,7 @@ def occlusion(
     target: Target,
     *,
     window: int = 15,
-    stride: int = 5,
+    stride: int | None = None,
     channels: str = "each",
     baseline: Any = "zeros",
     seed: int | None = None,
@@ -47,8 +47,8 @@ def occlusion(
     ----------
     window : int, default=15
         Time points per window.
-    stride : int, default=5
-        Step between window starts.
+    stride : int or None, default=None
+        Step between window starts; None: ``min(5, window)``.
     channels : {"each", "all"}, default="each"
         Occlude one channel at a time (a map per channel) or every channel together (one map
         shared by all channels).
@@ -65,6 +65,8 @@ def occlusion(
     """
     check_choice(channels, "channels", CHANNEL_MODES)
     _, n_channels, n_timepoints = x.shape
+    if stride is None:
+        stride = min(5, window) if isinstance(window, int) else 5
     windows = sliding_windows(n_channels, n_timepoints, window, stride, channels)
     values = replacement(baseline, x, seed=resolve_seed(seed))
     drops, _, path = score_drops(model, x, target, windows, values, batch_size, progress)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +90,18 @@ def _sanity_series(series: Any, layout: Layout, cases: Any) -> Any:
     return np.stack([as_series(series[i], layout)[0] for i in cases])
 
 
+def _method_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``params`` checked to name only evaluated methods."""
+    checked = {str(name): dict(values) for name, values in (params or {}).items()}
+    unknown = sorted(set(checked) - set(methods))
+    if unknown:
+        raise ValueError(
+            f"`params` names {unknown}, which are not among `methods` ({list(methods)}); "
+            f"add them to `methods` or drop them from `params`."
+        )
+    return checked
+
+
 def evaluate(
     model: Any,
     x: Any,
@@ -107,6 +119,7 @@ def evaluate(
     clone: Any = None,
     batch_size: int | str = "auto",
     pad_value: float | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Evaluation:
     """Explain ``x`` with each method and score every map.
 
@@ -141,6 +154,9 @@ def evaluate(
     pad_value : float or None, default=None
         For unequal-length ``x``, as in :func:`chronolens.explain`: None explains each length
         at its own length; a number pads every case with it for fixed-length models.
+    params : mapping of method name to mapping, optional
+        Parameters of individual methods, e.g. ``{"occlusion": {"window": 3}}`` for series
+        shorter than occlusion's default 15-point window.
 
     Returns
     -------
@@ -162,6 +178,7 @@ def evaluate(
     sanity_series = _sanity_series(series, layout, sanity_cases_at[:sanity_cases])
     has_weights = not isinstance(adapt(model), BlackBoxModel)
     specs = [get_method(name) for name in methods]
+    params = _method_params(params, methods)
     sanity_target = target
     if target is not None and not callable(target) and np.ndim(target) == 1:
         sanity_target = np.asarray(target)[sanity_cases_at[:sanity_cases]]
@@ -178,6 +195,7 @@ def evaluate(
             batch_size=batch_size,
             layout=layout if isinstance(series, list) else "ncl",
             pad_value=pad_value,
+            **params.get(spec.name, {}),
         )
         seconds = (time.perf_counter() - start) / len(series)
         curve_args = {
@@ -203,6 +221,7 @@ def evaluate(
                     target=sanity_target,
                     seed=seed,
                     clone=clone,
+                    **params.get(spec.name, {}),
                 )
                 verdict = f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"
             except UncopyableModelError:
