@@ -23,6 +23,7 @@ def test_linear_model_with_bounded_inputs_finds_the_corner():
         value_range=(-1.0, 1.0),
         seed=0,
         n_steps=60,
+        parameterization="time",  # projected steps reach the corner exactly
         **NO_PRIORS,
     )
     assert_model_unchanged(model, before)
@@ -44,6 +45,7 @@ def test_filter_target_on_a_known_filter():
         value_range=(-1.0, 1.0),
         seed=0,
         n_steps=60,
+        parameterization="time",  # projected steps reach the bound exactly
         **NO_PRIORS,
     )
     np.testing.assert_allclose(result.prototypes[:, CHANNEL], 1.0)
@@ -190,6 +192,7 @@ def test_auto_prior_scale_makes_prototypes_independent_of_the_logit_scale(user_m
 def test_prior_scale_multiplies_the_penalties_in_the_objective():
     model = linear_model(n_channels=2, n_timepoints=10, n_classes=2, seed=1)
     options = {"n_channels": 2, "n_timepoints": 10, "seed": 0, "n_steps": 1, "n_restarts": 1}
+    options["parameterization"] = "time"  # the start below is white noise
     plain = cl.maximize(model, 1, l2=0.0, tv=0.0, lowpass=0.0, **options)
     scaled = cl.maximize(model, 1, l2=0.5, tv=0.0, lowpass=0.0, prior_scale=3.0, **options)
     # step 0 is recorded before any move: same start, so the objectives differ by s * l2 * mean z^2
@@ -198,3 +201,66 @@ def test_prior_scale_multiplies_the_penalties_in_the_objective():
     assert plain.objective[0, 0] - scaled.objective[0, 0] == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="prior_scale"):
         cl.maximize(model, 1, prior_scale=-1.0, **options)
+
+
+@pytest.mark.parametrize("parameterization", ["fourier", "time"])
+def test_l2_prior_optimum_in_closed_form(parameterization):
+    # score W.x + b - l2 * mean(x^2), unbounded and without reference (z = x, s = 1), is
+    # concave with its maximum at x = W * (c * t) / (2 * l2).
+    model = linear_model(n_channels=2, n_timepoints=10, n_classes=2, seed=1)
+    weight = model[1].weight[1].detach().numpy().reshape(2, 10)
+    l2 = 4.0
+    result = cl.maximize(
+        model,
+        1,
+        n_channels=2,
+        n_timepoints=10,
+        value_range=None,
+        seed=0,
+        n_steps=1500,
+        l2=l2,
+        tv=0.0,
+        lowpass=0.0,
+        parameterization=parameterization,
+        n_restarts=2,
+        lr=0.02,
+    )
+    expected = weight * 20 / (2 * l2)
+    np.testing.assert_allclose(result.prototypes, np.broadcast_to(expected, (2, 2, 10)), atol=2e-2)
+
+
+def test_spectrum_scale_closed_form_and_exact_round_trip():
+    from chronolens.inspection._ascent import Ascent, spectrum_scale
+
+    t = 12
+    f = np.arange(t // 2 + 1) / t
+    expected = 1.0 / np.maximum(f, 1.0 / t)
+    expected /= np.sqrt((expected**2).mean())
+    np.testing.assert_allclose(spectrum_scale(t).numpy(), expected, rtol=1e-6)
+    ascent = Ascent((3, 2, t), "fourier", 0.1, None, torch.Generator().manual_seed(0), 1.0)
+    z = ascent.series()
+    np.testing.assert_allclose(z.std(-1, unbiased=True).numpy(), 1.0, rtol=1e-5)
+    again = ascent._synthesis(ascent._analysis(z))
+    np.testing.assert_allclose(again.numpy(), z.numpy(), atol=1e-5)
+
+
+def test_fourier_steps_keep_prototypes_smoother_than_time_steps():
+    # A random linear model's gradient is white noise: time-point steps copy it into the
+    # series, 1/f-scaled spectral steps damp its high frequencies.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 200, 2))
+    rough = {}
+    for parameterization in ("time", "fourier"):
+        result = cl.maximize(
+            model,
+            0,
+            n_channels=3,
+            n_timepoints=200,
+            value_range=None,
+            seed=0,
+            n_steps=30,
+            parameterization=parameterization,
+            **NO_PRIORS,
+        )
+        rough[parameterization] = np.abs(np.diff(result.prototypes, axis=-1)).mean()
+    assert rough["fourier"] < rough["time"] / 3

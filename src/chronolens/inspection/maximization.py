@@ -18,7 +18,8 @@ import torch
 if TYPE_CHECKING:
     from chronolens.series import Layout
 
-from chronolens._validation import check_float, check_int, resolve_seed
+from chronolens._validation import check_choice, check_float, check_int, resolve_seed
+from chronolens.inspection._ascent import PARAMETERIZATIONS, Ascent
 from chronolens.inspection._priors import bounds, check_priors, penalties
 from chronolens.inspection._priors import prior_scale as prior_scale_of
 from chronolens.models.base import Model
@@ -216,12 +217,13 @@ def maximize(
     n_restarts: int = 4,
     n_steps: int = 200,
     lr: float = 0.05,
-    l2: float = 0.01,
-    tv: float = 0.1,
-    lowpass: float = 1.0,
+    l2: float = 3.0,
+    tv: float = 3.0,
+    lowpass: float = 30.0,
     cutoff: float = 0.1,
     value_range: str | tuple[float, float] | None = "reference",
     prior_scale: str | float = "auto",
+    parameterization: str = "fourier",
     layout: Layout = "ncl",
 ) -> Prototypes:
     """Activation maximization: series that maximise a class score or one filter of a layer.
@@ -234,6 +236,9 @@ def maximize(
     (``prior_scale``) puts the priors in the units of ``f``: by default the standard deviation
     of ``f`` over the reference cases, so that the same weights give the same prototypes
     whether a network's logits span 1 or 100 (Adam is invariant to the scale of the gradient).
+    By default Adam moves ``z``'s spectrum scaled by ``1 / f`` rather than its time points
+    (``parameterization``; :mod:`chronolens.inspection._ascent`), which keeps prototypes as
+    smooth as real series where time-point steps fill them with high-frequency noise.
 
     Parameters
     ----------
@@ -254,12 +259,15 @@ def maximize(
     n_steps : int, default=200
     lr : float, default=0.05
         Adam step size, in standardised units.
-    l2 : float, default=0.01
+    l2 : float, default=3.0
         Weight of the mean squared (standardised) value.
-    tv : float, default=0.1
+    tv : float, default=3.0
         Weight of the mean absolute difference of neighbouring time points (1-D total variation).
-    lowpass : float, default=1.0
-        Weight of the spectral energy above ``cutoff``.
+    lowpass : float, default=30.0
+        Weight of the spectral energy above ``cutoff``. The default weights (with
+        ``prior_scale="auto"`` and the Fourier basis) keep prototypes of the question's CNN
+        within 2-2.6 times the roughness of the data, where the weights 0.01 / 0.1 / 1 in the
+        time basis gave 18-19 times (``benchmarks/prototypes.py``).
     cutoff : float, default=0.1
         Cutoff frequency in cycles per time point (0.5 is the Nyquist frequency).
     value_range : "reference", (low, high) or None, default="reference"
@@ -268,6 +276,9 @@ def maximize(
         Multiplies every penalty. "auto": the standard deviation of the objective over the
         first 64 reference cases (1.0 without reference data, or when it is 0); a number: that
         number (1.0 gives the raw weights).
+    parameterization : {"fourier", "time"}, default="fourier"
+        What Adam moves: the series' spectrum, each frequency scaled by ``1 / f`` (starts drawn
+        with that spectrum), or its time points (white-noise starts).
     layout : {"ncl", "nlc"}, default="ncl"
         Axis order of ``reference``; prototypes come back as (n_restarts, channels, time).
 
@@ -303,6 +314,7 @@ def maximize(
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     lr = check_float(lr, "lr", minimum=0.0, strict_minimum=True)
     l2, tv, lowpass, cutoff, prior_scale = check_priors(l2, tv, lowpass, cutoff, prior_scale)
+    check_choice(parameterization, "parameterization", PARAMETERIZATIONS)
     c, t, ref = _shape_and_ranges(adapted, reference, n_channels, n_timepoints, layout)
 
     if ref is not None:
@@ -313,21 +325,17 @@ def maximize(
     limits = bounds(value_range, ref, c)
     as_tensor = lambda v: torch.as_tensor(np.asarray(v), dtype=torch.float32)[None, :, None]  # noqa: E731
     mean_t, std_t = as_tensor(mean), as_tensor(std)
-    low_t, high_t = (None, None) if limits is None else (as_tensor(limits[0]), as_tensor(limits[1]))
-
+    z_limits = None if limits is None else tuple(as_tensor((v - mean) / std) for v in limits)
     generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(n_restarts, c, t, generator=generator)
-    if ref is None:
-        z = 0.1 * z
+    start_std = 1.0 if ref is not None else 0.1
+    ascent = Ascent((n_restarts, c, t), parameterization, lr, z_limits, generator, start_std)
     trace = np.empty((n_restarts, n_steps))
-    # Adam (Kingma and Ba, 2015) written out: torch.optim's first use imports the compiler stack.
-    first_moment, second_moment = torch.zeros_like(z), torch.zeros_like(z)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     with adapted.session():
         objective = _objective(adapted, target, c, t)
         scale = prior_scale_of(adapted, objective.target, objective.layer, ref, prior_scale)
         l2, tv, lowpass = scale * l2, scale * tv, scale * lowpass
         for step in range(n_steps):
+            z = ascent.series()
             value, grad_x, _ = adapted.gradient(
                 mean_t + std_t * z, objective.target, objective.layer
             )
@@ -336,15 +344,9 @@ def maximize(
                 penalty = penalties(leaf, l2, tv, lowpass, cutoff)
                 (grad_penalty,) = torch.autograd.grad(penalty.sum(), leaf)
             trace[:, step] = (value.cpu() - penalty.detach()).numpy()
-            grad = grad_penalty - std_t * grad_x.cpu()  # gradient of -(value - penalty)
-            with torch.no_grad():
-                first_moment = beta1 * first_moment + (1 - beta1) * grad
-                second_moment = beta2 * second_moment + (1 - beta2) * grad.pow(2)
-                m_hat = first_moment / (1 - beta1 ** (step + 1))
-                v_hat = second_moment / (1 - beta2 ** (step + 1))
-                z = z - lr * m_hat / (v_hat.sqrt() + eps)
-                if low_t is not None and high_t is not None:
-                    z = torch.clamp(z, (low_t - mean_t) / std_t, (high_t - mean_t) / std_t)
+            # the gradient of -(value - penalty) / s: the same steps whatever the logits' scale
+            ascent.step((grad_penalty - std_t * grad_x.cpu()) / max(scale, 1e-12))
+        z = ascent.series()
         final = mean_t + std_t * z.detach()
         value, _, _ = adapted.gradient(final, objective.target, objective.layer)
         value = value.cpu()
