@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chronolens._cli_dataset import add_dataset_arguments, command_dataset, is_dataset_job
+from chronolens._cli_lengths import add_length_arguments, load_cases
 
 
 def _parse_value(text: str) -> Any:
@@ -59,7 +60,7 @@ def _command_report(args: argparse.Namespace) -> int:
     """``explain ... --out report.html``: the HTML report instead of an Explanation file."""
     import numpy as np
 
-    from chronolens.files import load_model, load_series
+    from chronolens.files import load_model
     from chronolens.reporting.build import report
 
     names = [name.strip() for name in (args.method or "").split(",") if name.strip()]
@@ -85,7 +86,7 @@ def _command_report(args: argparse.Namespace) -> int:
         labels = np.asarray(loaded).astype(np.int64)
         if not np.array_equal(labels, loaded):
             raise ValueError(f"--labels must hold integer classes 0..k-1; {str(path)!r} does not.")
-    data, channel_names = load_series(args.data, key=args.key)
+    data, channel_names = load_cases(args, args.data, args.key)
     _check_methods(names, params)  # answer before a framework is imported
     model = load_model(args.model)
     written = report(
@@ -99,6 +100,7 @@ def _command_report(args: argparse.Namespace) -> int:
         batch_size=_batch_size(args.batch_size),
         metric_cases=args.metric_cases,
         progress=False if args.quiet else None,
+        pad_value=args.pad_value,
     )
     if not args.quiet:
         print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
@@ -107,7 +109,7 @@ def _command_report(args: argparse.Namespace) -> int:
 
 def _command_explain(args: argparse.Namespace) -> int:
     from chronolens._explain import explain
-    from chronolens.files import load_model, load_series
+    from chronolens.files import load_model
 
     if Path(args.out).suffix.lower() in (".html", ".htm"):
         return _command_report(args)
@@ -117,7 +119,7 @@ def _command_explain(args: argparse.Namespace) -> int:
     target = _parse_target(args.target)
     if is_dataset_job(args):
         return command_dataset(args, params, target)
-    data, channel_names = load_series(args.data, key=args.key)
+    data, channel_names = load_cases(args, args.data, args.key)
     _check_methods([args.method], params)  # answer before a framework is imported
     model = load_model(args.model)
     explanation = explain(
@@ -130,6 +132,7 @@ def _command_explain(args: argparse.Namespace) -> int:
         batch_size=_batch_size(args.batch_size),
         progress=False if args.quiet else None,
         channel_names=channel_names,
+        pad_value=args.pad_value,
         **params,
     )
     out = Path(args.out)
@@ -152,13 +155,13 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 
 def _command_evaluate(args: argparse.Namespace) -> int:
-    from chronolens.files import load_model, load_series
+    from chronolens.files import load_model
     from chronolens.metrics.evaluation import evaluate
 
-    data, _ = load_series(args.data, key=args.key)
+    data, _ = load_cases(args, args.data, args.key)
     mask = None
     if args.mask is not None:
-        mask, _ = load_series(args.mask, key=args.mask_key)
+        mask, _ = load_cases(args, args.mask, args.mask_key)
     names = [name.strip() for name in args.methods.split(",") if name.strip()]
     if not names:
         raise ValueError("--methods needs at least one method name, e.g. --methods saliency,cam.")
@@ -178,6 +181,7 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         layout=args.layout,
         clone=lambda: load_model(args.model),
         batch_size=_batch_size(args.batch_size),
+        pad_value=args.pad_value,
     )
     print(result)
     return 0
@@ -205,6 +209,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--key", help="array name inside a .npz file")
     parser.add_argument("--batch-size", default="auto", help="rows per model call (default: auto)")
+    add_length_arguments(parser)
 
 
 def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -316,6 +321,7 @@ FLAGS = {
     "layer": "--layer",
     "labels": "--labels",
     "key": "--key",
+    "pad_value": "--pad-value",
 }
 
 
