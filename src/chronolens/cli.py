@@ -100,6 +100,7 @@ def _command_report(args: argparse.Namespace) -> int:
         batch_size=_batch_size(args.batch_size),
         metric_cases=args.metric_cases,
         progress=False if args.quiet else None,
+        dataset=getattr(args, "dataset", None),
         pad_value=args.pad_value,
     )
     if not args.quiet:
@@ -271,6 +272,11 @@ def _add_report(commands: Any) -> None:
         "--param", action="append", default=[], metavar="KEY=VALUE", help="with a single method"
     )
     _add_report_arguments(rep)
+    rep.add_argument(
+        "--dataset",
+        help="a finished dataset job (the .zarr of explain --out .zarr): adds its whole-dataset "
+        "section",
+    )
     rep.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     rep.set_defaults(run=_command_report, target=None)
 
@@ -321,6 +327,7 @@ FLAGS = {
     "layer": "--layer",
     "labels": "--labels",
     "key": "--key",
+    "dataset": "--dataset",
     "pad_value": "--pad-value",
 }
 

@@ -16,6 +16,7 @@ import numpy as np
 from chronolens._deprecation import renamed_keyword
 from chronolens._validation import check_batch_size, check_bool, check_int
 from chronolens.explanation import Explanation
+from chronolens.reporting._dataset import dataset_section, open_job
 from chronolens.reporting._html import render
 from chronolens.reporting._payload import build_payload
 from chronolens.reporting._ragged import prepare
@@ -221,6 +222,7 @@ def report(
     prototypes: bool = True,
     progress: bool | None = None,
     pad_value: float | None = None,
+    dataset: Any = None,
 ) -> Path:
     """Write one self-contained HTML report of what ``model`` looks at in ``x``.
 
@@ -292,6 +294,10 @@ def report(
         For unequal-length data (``x`` a list of ``(n_channels, t_i)`` series), as in
         :func:`chronolens.explain`: None explains each length at its own length; a number pads
         with it and runs the model on the padded series. The page draws the padding as absent.
+    dataset : DatasetJob or path, optional
+        A finished :func:`chronolens.explain_dataset` job (or its ``.zarr`` output): adds a
+        "Whole dataset" section (per-class mean maps, per-channel importance with 95 %
+        bootstrap intervals, the top windows across the dataset), read chunk by chunk.
 
     Returns
     -------
@@ -315,6 +321,7 @@ def report(
     from chronolens.registry import get_method
 
     path = _check_out(out)
+    job = open_job(dataset)  # a missing or unfinished job fails before any work
     data, series = prepare(x, layout, pad_value)
     ragged: dict[str, Any] = (
         {"layout": layout, "pad_value": pad_value} if data is not series else {}
@@ -380,6 +387,7 @@ def report(
             max_points=max_points,
         )
     )
+    payload["dataset"] = dataset_section(job, payload, max_points, seed)
     title = title or "chronolens report"
     page = render(title, {"title": title, "version": _version(), **payload})
     path.parent.mkdir(parents=True, exist_ok=True)
