@@ -85,3 +85,24 @@ def test_pickle_bearing_npy_is_refused(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="pickle"):
         open_source(tmp_path / "obj.npy")
+
+
+def _rss_file_kib() -> int:
+    """This process's resident file-backed pages (Linux), in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+def test_reading_a_memory_map_leaves_its_pages_unmapped(tmp_path):
+    """Read through, the source's resident memory does not grow with the file (108 MB)."""
+    x = np.random.default_rng(0).normal(size=(3000, 9, 1000)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    source = open_source(tmp_path / "x.npy")
+    before = _rss_file_kib()
+    for start in range(0, 3000, 512):
+        np.testing.assert_array_equal(source.read(start, start + 512), x[start : start + 512])
+    grown = _rss_file_kib() - before
+    assert grown < 16 * 1024, f"{grown} KiB of the {x.nbytes // 1024} KiB file stayed resident"

@@ -6,6 +6,7 @@ Zarr, memory-mapped ``.npy``, ``.npy`` shards, Parquet, or any iterable of ``(c,
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,8 +50,34 @@ class ArraySource:
         return (n, b, a) if self.layout == "nlc" else (n, a, b)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Cases ``start:stop`` as float32 (b, c, t)."""
-        return as_series(np.asarray(self.array[start:stop]), self.layout, name="source")
+        """Cases ``start:stop`` as float32 (b, c, t).
+
+        From a memory map the cases are copied and the mapping's pages let go, so the
+        process's resident memory stays flat in the number of cases read.
+        """
+        block = self.array[start:stop]
+        if isinstance(self.array, np.memmap):
+            block = np.array(block)
+            _release(self.array, start, stop)
+        return as_series(np.asarray(block), self.layout, name="source")
+
+
+def _release(array: np.memmap, start: int, stop: int) -> None:
+    """Drop the resident pages of rows ``start:stop`` of a read-only memory map.
+
+    The file stays in the page cache (a later read faults the pages back in); only this
+    process's mapping lets them go, so its RSS does not grow with the cases read.
+    """
+    mapped = getattr(array, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mapped is None or advice is None or array.mode != "r" or not hasattr(mapped, "madvise"):
+        return
+    row = int(np.prod(array.shape[1:], dtype=np.int64)) * array.itemsize
+    base = int(array.offset) % mmap.ALLOCATIONGRANULARITY  # where row 0 lies in the mapping
+    lo = (base + start * row) // mmap.PAGESIZE * mmap.PAGESIZE
+    hi = min(len(mapped), base + stop * row)
+    if hi > lo:
+        mapped.madvise(advice, lo, hi - lo)
 
 
 class ShardSource:
