@@ -62,6 +62,7 @@ def _config_text(path: Path) -> str:
 _CHRONOLENS_LAYERS = {
     ("chronolens.keras.attention", "AttentionWeights"),
     ("chronolens.keras.attention", "AttentionPooling"),
+    ("chronolens.keras.mil", "MILPooling"),
 }
 
 
@@ -134,7 +135,7 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
         raise ValueError(
             f"Loading {str(path)!r} needs Keras 3: pip install 'chronolens[keras]'."
         ) from None
-    import chronolens.keras.attention  # noqa: F401  (registers chronolens's own layers)
+    from chronolens.keras import attention, mil  # noqa: F401  (registers chronolens's own layers)
 
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)

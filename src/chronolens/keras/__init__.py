@@ -2,6 +2,8 @@
 
 - :class:`AttentionWeights`, :class:`AttentionPooling`: additive attention over time, its weights
   readable by ``explain(method="attention")`` (:mod:`chronolens.keras.attention`).
+- :class:`MILPooling`: MILLET's multiple-instance head (in place of ``Flatten -> Dense``), read by
+  ``explain(method="mil")`` (:mod:`chronolens.keras.mil`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 _EXPORTS = {
     "AttentionWeights": "chronolens.keras.attention",
     "AttentionPooling": "chronolens.keras.attention",
+    "MILPooling": "chronolens.keras.mil",
 }
 
 
