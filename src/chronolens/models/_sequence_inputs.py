@@ -23,6 +23,7 @@ into many rows, cannot carry). So the supplied values say "every point is real":
 from __future__ import annotations
 
 import inspect
+import weakref
 from typing import Any, NamedTuple
 
 import torch
@@ -72,6 +73,19 @@ def _is_packed(annotation: Any) -> bool:
     return "PackedSequence" in (annotation if isinstance(annotation, str) else repr(annotation))
 
 
+def _parameters(forward: Any) -> list[inspect.Parameter]:
+    """The forward's parameters; a class's forward is inspected once (inspect is slow)."""
+    function = getattr(forward, "__func__", None)
+    if function is None:
+        return list(inspect.signature(forward).parameters.values())
+    if function not in _SIGNATURES:
+        _SIGNATURES[function] = list(inspect.signature(forward).parameters.values())
+    return _SIGNATURES[function]
+
+
+_SIGNATURES: weakref.WeakKeyDictionary[Any, list[inspect.Parameter]] = weakref.WeakKeyDictionary()
+
+
 def sequence_inputs(module: nn.Module) -> SequenceInputs:
     """Read what ``module.forward`` takes beyond the series from its signature.
 
@@ -84,7 +98,7 @@ def sequence_inputs(module: nn.Module) -> SequenceInputs:
     if isinstance(module, torch.jit.ScriptModule):
         return SequenceInputs()
     try:
-        parameters = list(inspect.signature(module.forward).parameters.values())
+        parameters = _parameters(module.forward)
     except (TypeError, ValueError):
         return SequenceInputs()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
