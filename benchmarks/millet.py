@@ -7,8 +7,9 @@ row, test accuracy, AOPCR (predicted-class map, :func:`chronolens.metrics.aopcr`
 true-class map against the mask, next to MILLET's published values (5-model ensembles), with
 the seconds each row took. Single models are trained here, not ensembles.
 
-Run: ``.venv/bin/python benchmarks/millet.py --quick [--backbones fcn] [--gap-only]``
-(``--medium`` for a longer budget; MILLET's own: 500 + 500 cases, 1,500 epochs).
+Run: ``.venv/bin/python benchmarks/millet.py --budget quick [--backbones fcn] [--gap-only]``
+(``--budget medium`` for a longer budget; ``--quick`` / ``--medium`` are the same options;
+MILLET's own: 500 + 500 cases, 1,500 epochs).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def _row(backbone: str, head: str, data: tuple[Any, ...], epochs: int) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--budget", choices=sorted(BUDGETS), help="default: quick")
     budget.add_argument("--quick", action="store_const", dest="budget", const="quick")
     budget.add_argument("--medium", action="store_const", dest="budget", const="medium")
     parser.add_argument("--backbones", nargs="+", default=["fcn", "resnet"])
@@ -90,9 +92,14 @@ def main() -> None:
     data = (train.X, train.y, test.X, test.y, test.mask)
     heads = ([] if args.mil_only else ["gap"]) + ([] if args.gap_only else args.poolings)
     print(
-        f"budget {args.budget or 'quick'}: {n_train} train / {n_test} test cases, {epochs} epochs"
+        f"budget {args.budget or 'quick'}: {n_train} train / {n_test} test cases, {epochs} epochs; "
+        f"single models (MILLET's values: 5-model ensembles); torch {torch.__version__}, "
+        f"{args.threads} threads"
     )
-    print("| model | accuracy | AOPCR | NDCG@n | AP (mask) | MILLET AOPCR / NDCG@n | seconds |")
+    print(
+        "| model | accuracy | AOPCR | NDCG@n | AP (mask) | MILLET AOPCR / NDCG@n (ensembles) "
+        "| seconds |"
+    )
     print("|---|---|---|---|---|---|---|")
     for backbone in args.backbones:
         for head in heads:
