@@ -113,6 +113,23 @@ SCRIPT = textwrap.dedent(
             assert "logits" in str(error), error
         else:
             raise AssertionError("not refused")
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.head = keras.layers.Conv1D(D, 3), MILPooling(K)
+
+        def call(self, inputs):
+            return self.head(self.conv(inputs))
+
+    sub = Subclassed()
+    sub(x)
+    try:
+        cl.explain(sub, x, "mil", layout="nlc")
+    except ValueError as error:
+        assert "functional or" in str(error), error
+    else:
+        raise AssertionError("not refused")
     print("OK")
     """
 )

@@ -36,7 +36,7 @@ def _pooling_class() -> Any:
 def find_keras_head(model: Model) -> KerasHead | None:
     """The model's MILPooling head, None when the model is not a Keras model holding one."""
     keras_model, cls = getattr(model, "model", None), _pooling_class()
-    if cls is None or keras_model is None or not hasattr(keras_model, "layers"):
+    if cls is None or not isinstance(keras_model, sys.modules["keras"].Model):
         return None
     names = set(model.layers())
     heads: list[Any] = [layer for layer in keras_model.layers if isinstance(layer, cls)]
