@@ -55,6 +55,6 @@ class KerasTorchModel(KerasModel, TorchModel, backends=("torch",)):
         """None: the incremental occlusion engine reads torch layers only."""
         return None
 
-    def cache_identity(self) -> tuple[object, Hashable] | None:
+    def cache_identity(self) -> tuple[object, Hashable]:
         """The Keras model and its layers' geometry."""
         return self.model, self._structure()

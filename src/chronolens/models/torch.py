@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from chronolens._validation import suggestion
+from chronolens.models._fx_chain import chain_view
 from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
 from chronolens.models._locks import model_lock
@@ -253,10 +254,13 @@ class TorchModel:
         return None
 
     def sequential_view(self) -> nn.Sequential | None:
-        """The module itself when it is an ``nn.Sequential`` (the incremental engine's view)."""
-        return self.module if isinstance(self.module, nn.Sequential) else None
+        """The module as an ``nn.Sequential`` (itself, or its traced chain) for the engine."""
+        if isinstance(self.module, nn.Sequential):
+            return self.module
+        traceable = not (self.scripted or self.sequence_inputs)
+        return chain_view(self.module, self.cache_identity()[1]) if traceable else None
 
-    def cache_identity(self) -> tuple[object, Hashable] | None:
+    def cache_identity(self) -> tuple[object, Hashable]:
         """The module, and its structure: each layer's name, class and hyper-parameters."""
         structure = tuple((name, repr(m)) for name, m in self._named.items() if not m._modules)
         return self.module, (type(self.module).__qualname__, structure)
