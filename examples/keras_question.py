@@ -113,8 +113,11 @@ for klass, name in enumerate(data.class_names):
     logits = model.predict(prototypes.prototypes[:1].transpose(0, 2, 1), verbose=0)
     probability = np.exp(logits[0] - logits[0].max())
     probability = float(probability[klass] / probability.sum())
+    step = np.abs(np.diff(prototypes.prototypes[0], axis=-1)).mean()
+    data_step = np.abs(np.diff(reference, axis=1)).mean()  # (n, t, c): time is axis 1
     print(
         f"   {name}: logit {prototypes.target_value[0]:.1f}, p = {probability:.2f}, "
+        f"roughness {step / data_step:.1f}x the data's, "
         f"nearest training case {int(prototypes.nearest[0])}"
     )
     if klass == y[test][case]:
