@@ -60,7 +60,7 @@ def run_ray(
         _Explainer,
         fn_constructor_args=(task, source, out, run),
         batch_size=1,
-        concurrency=n_workers,
+        compute=ray.data.ActorPoolStrategy(size=n_workers),
         num_cpus=1,
         num_gpus=num_gpus,
     )
