@@ -187,3 +187,26 @@ def test_cli_report_takes_a_dataset(tmp_path, model, job, capsys):
     assert main([*args, "--dataset", str(tmp_path / "none.zarr"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "--dataset" in err and "`dataset`" not in err
+
+
+def test_a_shared_map_job_has_one_row(tmp_path, model):
+    x = np.random.default_rng(6).normal(size=(40, C, T)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    from chronolens.streaming import explain_dataset
+
+    job = explain_dataset(
+        model, tmp_path / "x.npy", method="grad_cam", out=tmp_path / "g.zarr", chunk_size=16
+    )
+    out = cl.report(
+        model,
+        x[:2],
+        methods=["saliency"],
+        dataset=job,
+        out=tmp_path / "g.html",
+        metric_cases=0,
+        prototypes=False,
+    )
+    section = payload(out)["dataset"]
+    a, _ = _stored(job)
+    assert a.shape[1] == 1 and section["rows"] == ["all channels (shared map)"]
+    np.testing.assert_allclose(section["importance"], np.abs(a).mean(axis=(0, 2)), rtol=1e-3)
