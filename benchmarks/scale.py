@@ -258,6 +258,9 @@ def main() -> None:
     print(markdown(bench.rows))
     if args.json:
         args.json.write_text(json.dumps({"rows": bench.rows, "cost": fitted}, indent=1))
+    import shutil
+
+    shutil.rmtree(bench.folder, ignore_errors=True)  # the data sets (GBs at large --cases)
 
 
 if __name__ == "__main__":
