@@ -36,8 +36,14 @@ def _gap_net(seed: int = 0) -> nn.Module:
     return net.eval()
 
 
-def _port_aopcr(model: nn.Module, bags: torch.Tensor, scores: torch.Tensor) -> np.ndarray:
-    """MILLET's calculate_aopcr, loop by loop, for one batch of bags (n, 1, t), seeded globally."""
+def _port_aopcr(
+    model: nn.Module, bags: torch.Tensor, scores: torch.Tensor, positional: bool = False
+) -> np.ndarray:
+    """MILLET's calculate_aopcr, loop by loop, for one batch of bags (n, 1, t), seeded globally.
+
+    ``positional``: the model takes the kept steps' original positions, as MILLET's MIL
+    models do (``model(bag[:, :, keep], positions)``).
+    """
     n, t = bags.shape[0], bags.shape[-1]
     with torch.no_grad():
         out = model(bags)
@@ -54,8 +60,11 @@ def _port_aopcr(model: nn.Module, bags: torch.Tensor, scores: torch.Tensor) -> n
                 remove = int((1 - s) * t)
                 keep = torch.ones(t, dtype=torch.int)
                 keep[morf[:remove]] = 0
+                kept = bags[i : i + 1][:, :, keep == 1]
+                where = torch.nonzero(keep == 1)[:, 0][None]
                 with torch.no_grad():
-                    curve.append(float(model(bags[i : i + 1][:, :, keep == 1])[0, clzs[i]]))
+                    out = model(kept, positions=where) if positional else model(kept)
+                curve.append(float(out[0, clzs[i]]))
             values.append(sum(curve[0] - c for c in curve[1:]) / len(steps))
         return values
 
@@ -180,3 +189,28 @@ def test_ndcg_picks_the_true_class_from_class_wise_maps_and_nan_for_empty_masks(
         ndcg_at_n(maps, mask, y=[3, 0])
     with pytest.raises(ValueError, match="`mask`"):
         ndcg_at_n(maps, mask)
+
+
+def test_encoding_at_positions_is_the_table_at_those_columns() -> None:
+    from chronolens.zoo.mil import encoding_at, positional_encoding
+
+    table = positional_encoding(6, 40)
+    positions = torch.tensor([[0, 3, 7, 39], [1, 2, 5, 30]])
+    np.testing.assert_allclose(encoding_at(6, positions)[:, 1], table[:, positions[1]], atol=1e-7)
+
+
+def test_aopcr_keeps_the_original_positions_for_a_mil_models_encoding() -> None:
+    from chronolens import zoo
+
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU())
+    model = zoo.mil(backbone, 3, "conjunctive", seed=1).eval()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 1, 40)).astype(np.float32)
+    maps = rng.standard_normal((6, 40)).astype(np.float32)
+    expected = _port_aopcr(model, torch.from_numpy(x), torch.from_numpy(maps), positional=True)
+    got = aopcr(model, x, maps)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # without the positions (the shortened series encoded 0..t'-1) the numbers differ
+    blind = _port_aopcr(model, torch.from_numpy(x), torch.from_numpy(maps), positional=False)
+    assert np.abs(blind - expected).max() > 1e-3

@@ -6,6 +6,7 @@ time step (every channel of it). Both take maps as arrays or an :class:`Explanat
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -47,11 +48,38 @@ def _steps(stop: float, step: float) -> np.ndarray:
     return np.linspace(1, stop, num=math.ceil((1 - stop) / step + 1))
 
 
-def _logits(model: Model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [
-        np.asarray(torch.as_tensor(model.scores(torch.from_numpy(x[i : i + batch_size]))))
-        for i in range(0, len(x), batch_size)
-    ]
+def takes_positions(model: Model) -> bool:
+    """True for a PyTorch model whose forward takes ``positions`` (``zoo.mil``'s models)."""
+    module = getattr(model, "module", None)
+    if not isinstance(module, torch.nn.Module) or isinstance(module, torch.jit.ScriptModule):
+        return False
+    try:
+        return "positions" in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _logits(
+    model: Model, x: np.ndarray, batch_size: int, positions: np.ndarray | None = None
+) -> np.ndarray:
+    if positions is not None and takes_positions(model):
+        module = model.module  # type: ignore[attr-defined]
+        with model.session(), torch.no_grad():
+            out = [
+                module(
+                    model._to_model(torch.from_numpy(x[i : i + batch_size])),  # type: ignore[attr-defined]
+                    positions=torch.from_numpy(positions[i : i + batch_size]),
+                )
+                .float()
+                .cpu()
+                .numpy()
+                for i in range(0, len(x), batch_size)
+            ]
+    else:
+        out = [
+            np.asarray(torch.as_tensor(model.scores(torch.from_numpy(x[i : i + batch_size]))))
+            for i in range(0, len(x), batch_size)
+        ]
     logits = np.concatenate(out).astype(np.float64)
     if logits.ndim != 2 or logits.shape[0] != len(x):
         raise ValueError(
@@ -70,8 +98,9 @@ def _perturbed_logit(
     if mode == "mask":
         return _logits(model, np.where(keep[:, None, :], x, np.float32(fill)), batch_size)
     shorter = np.stack([case[:, k] for case, k in zip(x, keep)])  # time order kept
+    positions = np.stack([np.flatnonzero(k) for k in keep])  # their original places
     try:
-        return _logits(model, shorter, batch_size)
+        return _logits(model, shorter, batch_size, positions)
     except Exception as error:
         raise ValueError(
             f"the model failed on series shortened to {shorter.shape[-1]} of {x.shape[-1]} time "
@@ -163,10 +192,11 @@ def aopcr(
     Notes
     -----
     MILLET deletes time steps from the input and passes each kept step's original position to
-    its positional encoding. The chronolens model protocol takes only the series, so a MIL
-    model evaluated here encodes the positions of the shortened series (0..t'-1); for GAP
-    models (CAM), which have no encoding, the two are the same. Ties in the map are broken
-    by time order (a stable sort), as in MILLET.
+    its positional encoding. So does this function, for a PyTorch model whose forward takes
+    ``positions`` (the models of :func:`chronolens.zoo.mil`, whose backbones keep the length):
+    ``module(shorter, positions=original_positions)``. Any other model sees the shortened
+    series alone; for GAP models (CAM), which have no encoding, the two are the same. Ties in
+    the map are broken by time order (a stable sort), as in MILLET.
     The count removed is ``int((1 - fraction) * t)`` on floats, as in MILLET: for ``t = 20``
     the first two steps both remove one point (``(1 - 0.9) * 20`` is just under 2).
     """

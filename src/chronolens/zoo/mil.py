@@ -46,10 +46,15 @@ def positional_encoding(d_model: int, n_positions: int) -> torch.Tensor:
     Row ``2j`` holds ``sin(p / 10000^(2j / d_model))`` and row ``2j + 1`` holds
     ``cos(p / 10000^(2j / d_model))`` at position ``p`` (Vaswani et al. 2017, as MILLET uses it).
     """
-    position = torch.arange(n_positions, dtype=torch.float64)[None, :]
+    return encoding_at(d_model, torch.arange(n_positions))
+
+
+def encoding_at(d_model: int, positions: torch.Tensor) -> torch.Tensor:
+    """:func:`positional_encoding` at the given positions: ``(d_model, *positions.shape)``."""
+    position = positions.to(torch.float64)[None]
     rate = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float64) * (-math.log(1e4) / d_model))
-    angle = rate[:, None] * position
-    pe = torch.zeros(d_model, n_positions, dtype=torch.float64)
+    angle = rate.view(-1, *([1] * positions.dim())) * position
+    pe = torch.zeros(d_model, *positions.shape, dtype=torch.float64)
     pe[0::2] = torch.sin(angle)
     pe[1::2] = torch.cos(angle[: d_model // 2])
     return pe.float()
@@ -62,10 +67,25 @@ class PositionalEncoding(nn.Module):
         super().__init__()
         self.d_model = d_model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return ``x`` plus the encoding of its positions."""
-        pe = positional_encoding(self.d_model, x.shape[-1]).to(device=x.device, dtype=x.dtype)
-        return x + pe.view(self.d_model, *([1] * (x.dim() - 3)), x.shape[-1])
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Return ``x`` plus the encoding of its positions (``0..t'-1``, or ``positions``).
+
+        ``positions`` (n, t') gives each case's own positions, e.g. the original places of the
+        time steps kept when some were deleted (MILLET's AOPCR).
+        """
+        if positions is None:
+            pe = positional_encoding(self.d_model, x.shape[-1])
+            pe = pe.view(self.d_model, *([1] * (x.dim() - 3)), x.shape[-1])
+        else:
+            if positions.shape != (x.shape[0], x.shape[-1]):
+                raise ValueError(
+                    f"`positions` must give one position per case and feature step, shape "
+                    f"({x.shape[0]}, {x.shape[-1]}); got {tuple(positions.shape)}. Positions "
+                    "apply to backbones that keep the series length."
+                )
+            pe = encoding_at(self.d_model, positions).transpose(0, 1)  # (n, d, t')
+            pe = pe.view(x.shape[0], self.d_model, *([1] * (x.dim() - 3)), x.shape[-1])
+        return x + pe.to(device=x.device, dtype=x.dtype)
 
 
 class MILHead(nn.Module):
@@ -107,9 +127,15 @@ class MILHead(nn.Module):
         if pooling != "attention":
             self.interpretation = nn.Identity()
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Return the bag logits; the interpretation passes through the named identities."""
-        z = self.dropout(self.positional_encoding(features))
+        if positions is not None and isinstance(self.positional_encoding, PositionalEncoding):
+            features = self.positional_encoding(features, positions)
+        else:
+            features = self.positional_encoding(features)
+        z = self.dropout(features)
         instances = tuple(range(2, z.dim()))  # time, or (channel, time)
         if self.pooling == "instance":
             return self.interpretation(self.classifier(z)).mean(dim=instances)
@@ -131,9 +157,14 @@ class MIL(nn.Module):
         self.backbone = backbone
         self.head = head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the bag logits ``(n, n_classes)``."""
-        return self.head(self.backbone(x))
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the bag logits ``(n, n_classes)``.
+
+        ``positions`` (n, t), optional: each time step's position for the encoding (default
+        ``0..t-1``); :func:`chronolens.metrics.aopcr` passes the original positions of the
+        steps it keeps, as MILLET does.
+        """
+        return self.head(self.backbone(x), positions)
 
 
 def replicate_padding(module: nn.Module) -> nn.Module:
