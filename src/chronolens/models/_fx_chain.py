@@ -22,6 +22,7 @@ submodules.
 
 from __future__ import annotations
 
+import copy
 import operator
 import weakref
 from collections.abc import Hashable
@@ -110,8 +111,9 @@ def chain_view(module: nn.Module, structure: Hashable) -> nn.Sequential | None:
     """The forward of ``module`` as an ``nn.Sequential`` of what it runs, or None.
 
     Traced once per module and ``structure`` (the adapter's summary of its layers). Tracing
-    runs the Python of ``forward`` on proxies; every submodule's attributes are put back as
-    they were afterwards, so a forward that counts its calls on ``self`` is left as it was.
+    runs the Python of ``forward`` on proxies, so it runs on a copy of the module that shares
+    its parameters and buffers: a forward that counts its calls or records its inputs on
+    ``self`` leaves the user's model as it was. The view holds the user's own submodules.
     """
     views = _VIEWS.setdefault(module, {})
     if structure not in views:
@@ -120,15 +122,11 @@ def chain_view(module: nn.Module, structure: Hashable) -> nn.Sequential | None:
 
 
 def _trace_chain(module: nn.Module) -> nn.Sequential | None:
-    saved = [(m, dict(m.__dict__)) for m in module.modules()]
-    try:
-        graph = fx.symbolic_trace(module).graph
-    except Exception:  # any forward fx cannot trace: data-dependent control flow, ...
+    try:  # trace a copy sharing the weights: the forward's side effects land on the copy
+        shared = {id(t): t for t in (*module.parameters(), *module.buffers())}
+        graph = fx.symbolic_trace(copy.deepcopy(module, shared)).graph
+    except Exception:  # an uncopyable attribute, or a forward fx cannot trace
         return None
-    finally:
-        for m, attributes in saved:
-            m.__dict__.clear()
-            m.__dict__.update(attributes)
     nodes = list(graph.nodes)
     if not nodes or nodes[0].op != "placeholder" or sum(n.op == "placeholder" for n in nodes) != 1:
         return None
