@@ -26,7 +26,7 @@ from chronolens.series import Layout, as_series
 from chronolens.targets import Target
 
 #: Parameters that may hold an array in the data's layout.
-SERIES_PARAMS = ("baseline",)
+SERIES_PARAMS = ("baseline", "background")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from chronolens.attribution import (
     cam_variants,
     channel_cam,
     dcam,
+    gradient_shap,
     gradients,
     integrated_gradients,
     occlusion,
@@ -59,6 +60,20 @@ BUILTIN: tuple[MethodSpec, ...] = (
         extras={
             "seed": "the seed of the noise",
             "noise_std": "per case: the noise standard deviation",
+        },
+        test_params={"n_samples": 3},
+    ),
+    MethodSpec(
+        name="gradient_shap",
+        fn=gradient_shap.gradient_shap,
+        family="gradient",
+        summary="Expected gradients from random baselines (GradientSHAP): SHAP values in expectation.",
+        meaning="(x - b) x gradient at a random point towards random baselines b (Lundberg & Lee 2017)",
+        key_params='`n_samples=50`, `stdevs=0.0`, `baseline="zeros"`, `background`, `seed`',
+        extras={
+            "seed": "the seed of the draws",
+            "alphas": "the points drawn in [0, 1], one per sample",
+            "background_index": "with `background`: the reference series drawn, one per sample",
         },
         test_params={"n_samples": 3},
     ),
