@@ -50,17 +50,12 @@ def read_lengths(args: argparse.Namespace, n_cases: int, n_timepoints: int) -> n
                 f"{sorted(archive.files)}."
             )
         lengths = np.asarray(archive[args.lengths_key])
-    if lengths.shape != (n_cases,) or not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(
-            f"--lengths-key {args.lengths_key!r} must hold one integer per case ({n_cases}); "
-            f"it has shape {lengths.shape} and dtype {lengths.dtype}."
-        )
-    if (lengths < 1).any() or (lengths > n_timepoints).any():
-        raise ValueError(
-            f"--lengths-key {args.lengths_key!r}: lengths must lie in 1..{n_timepoints} (the "
-            f"stored length); they run from {int(lengths.min())} to {int(lengths.max())}."
-        )
-    return lengths.astype(np.int64)
+    from chronolens._lengths import check_lengths  # imports torch: only when asked
+
+    try:
+        return check_lengths(lengths, n_cases, n_timepoints)
+    except ValueError as error:
+        raise ValueError(f"--lengths-key {args.lengths_key!r}: {error}") from error
 
 
 def cut_cases(data: np.ndarray, lengths: np.ndarray | None, layout: str) -> Any:
