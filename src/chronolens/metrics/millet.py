@@ -6,7 +6,6 @@ time step (every channel of it). Both take maps as arrays or an :class:`Explanat
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 from chronolens._validation import check_choice, check_float, check_int
 from chronolens.explanation import Explanation
 from chronolens.models import adapt
+from chronolens.models._sequence_inputs import forward_parameters
 from chronolens.models.base import Model
 from chronolens.series import Layout, as_series
 
@@ -54,7 +54,7 @@ def takes_positions(model: Model) -> bool:
     if not isinstance(module, torch.nn.Module) or isinstance(module, torch.jit.ScriptModule):
         return False
     try:
-        return "positions" in inspect.signature(module.forward).parameters
+        return any(p.name == "positions" for p in forward_parameters(module.forward))
     except (TypeError, ValueError):
         return False
 
@@ -62,7 +62,7 @@ def takes_positions(model: Model) -> bool:
 def _logits(
     model: Model, x: np.ndarray, batch_size: int, positions: np.ndarray | None = None
 ) -> np.ndarray:
-    if positions is not None and takes_positions(model):
+    if positions is not None:  # a model that takes them (takes_positions)
         module = model.module  # type: ignore[attr-defined]
         with model.session(), torch.no_grad():
             out = [
@@ -98,7 +98,9 @@ def _perturbed_logit(
     if mode == "mask":
         return _logits(model, np.where(keep[:, None, :], x, np.float32(fill)), batch_size)
     shorter = np.stack([case[:, k] for case, k in zip(x, keep)])  # time order kept
-    positions = np.stack([np.flatnonzero(k) for k in keep])  # their original places
+    positions = None  # the kept steps' original places, for a model that encodes them
+    if takes_positions(model):
+        positions = np.stack([np.flatnonzero(k) for k in keep])
     try:
         return _logits(model, shorter, batch_size, positions)
     except Exception as error:

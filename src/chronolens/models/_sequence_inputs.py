@@ -73,7 +73,7 @@ def _is_packed(annotation: Any) -> bool:
     return "PackedSequence" in (annotation if isinstance(annotation, str) else repr(annotation))
 
 
-def _parameters(forward: Any) -> list[inspect.Parameter]:
+def forward_parameters(forward: Any) -> list[inspect.Parameter]:
     """The forward's parameters; a class's forward is inspected once (inspect is slow)."""
     function = getattr(forward, "__func__", None)
     if function is None:
@@ -98,7 +98,7 @@ def sequence_inputs(module: nn.Module) -> SequenceInputs:
     if isinstance(module, torch.jit.ScriptModule):
         return SequenceInputs()
     try:
-        parameters = _parameters(module.forward)
+        parameters = forward_parameters(module.forward)
     except (TypeError, ValueError):
         return SequenceInputs()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
