@@ -29,15 +29,8 @@ def add_length_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_lengths(args: argparse.Namespace, n_cases: int, n_timepoints: int) -> np.ndarray | None:
-    """The ``--lengths-key`` array of the DATA file, checked (None without the flag)."""
-    if getattr(args, "lengths_key", None) is None:
-        if getattr(args, "pad_value", None) is not None:
-            raise ValueError(
-                "--pad-value is for unequal-length data: also pass --lengths-key with the name "
-                "of the lengths array in the .npz file, or drop --pad-value."
-            )
-        return None
+def read_lengths(args: argparse.Namespace, n_cases: int, n_timepoints: int) -> np.ndarray:
+    """The ``--lengths-key`` array of the DATA file, checked."""
     if not str(args.data).lower().endswith(".npz"):
         raise ValueError(
             f"--lengths-key reads an array from a .npz file; {args.data!r} is not one. Save the "
@@ -58,10 +51,8 @@ def read_lengths(args: argparse.Namespace, n_cases: int, n_timepoints: int) -> n
         raise ValueError(f"--lengths-key {args.lengths_key!r}: {error}") from error
 
 
-def cut_cases(data: np.ndarray, lengths: np.ndarray | None, layout: str) -> Any:
-    """``data`` (n, c, t) or (n, t, c) as a list of cases cut to their lengths (as is: None)."""
-    if lengths is None:
-        return data
+def cut_cases(data: np.ndarray, lengths: np.ndarray, layout: str) -> list[np.ndarray]:
+    """``data`` (n, c, t) or (n, t, c) as a list of cases cut to their lengths."""
     if layout == "nlc":
         return [case[:length] for case, length in zip(data, lengths)]
     return [case[:, :length] for case, length in zip(data, lengths)]
@@ -73,7 +64,11 @@ def load_cases(args: argparse.Namespace, path: str, key: str | None) -> Any:
 
     data, channel_names = load_series(path, key=key)
     if getattr(args, "lengths_key", None) is None:
-        read_lengths(args, 0, 0)  # refuses --pad-value alone
+        if getattr(args, "pad_value", None) is not None:
+            raise ValueError(
+                "--pad-value is for unequal-length data: also pass --lengths-key with the name "
+                "of the lengths array in the .npz file, or drop --pad-value."
+            )
         return data, channel_names
     if np.ndim(data) != 3:
         raise ValueError(
