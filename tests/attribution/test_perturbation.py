@@ -7,28 +7,12 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import FeatureAblation, Occlusion
+from tests.attribution.untraceable import Untraceable
 from torch import nn
 
 import chronolens as cl
 from chronolens import zoo
 from chronolens.testing.models import _randomise_norms
-
-
-class Opaque(nn.Module):
-    """The same model behind a forward the incremental analysis cannot see into.
-
-    The Python branch on a shape makes the forward untraceable by torch.fx, so chronolens
-    recomputes every perturbed series in full: the reference path.
-    """
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        if x.shape[0] >= 0:
-            return self.model(x)
-        raise AssertionError("unreachable")
 
 
 def _strided_model(head="flatten"):
@@ -65,7 +49,7 @@ def test_incremental_equals_full_recomputation(head, channels, baseline, x90):
     model = _strided_model(head)
     params = dict(window=7, stride=3, channels=channels, baseline=baseline, seed=3, target=1)
     fast = cl.explain(model, x90, "occlusion", **params)
-    full = cl.explain(Opaque(model), x90, "occlusion", **params)
+    full = cl.explain(Untraceable(model), x90, "occlusion", **params)
     assert fast.extras["occlusion_path"] == "incremental"
     assert full.extras["occlusion_path"] == "full"
     scale = np.abs(full.attributions).max()
@@ -242,7 +226,7 @@ def test_user_architecture_at_3000_points_is_incremental():
     model = zoo.conv1d_classifier(9, 3000, 4, filters=8, seed=0).eval()
     x = np.random.default_rng(0).normal(size=(1, 9, 3000)).astype(np.float32)
     fast = cl.explain(model, x, "occlusion", channels="all", window=50, stride=50)
-    full = cl.explain(Opaque(model), x, "occlusion", channels="all", window=50, stride=50)
+    full = cl.explain(Untraceable(model), x, "occlusion", channels="all", window=50, stride=50)
     assert fast.extras["occlusion_path"] == "incremental"
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-6)
     assert math.isclose(fast.extras["n_windows"], math.ceil((3000 - 50) / 50) + 1)
@@ -254,7 +238,7 @@ def test_incremental_windows_as_wide_as_the_layers(window, x90):
     model = _strided_model("flatten")
     params = dict(window=window, stride=max(1, window // 2), target=0)
     fast = cl.explain(model, x90, "occlusion", **params)
-    full = cl.explain(Opaque(model), x90, "occlusion", **params)
+    full = cl.explain(Untraceable(model), x90, "occlusion", **params)
     assert fast.extras["occlusion_path"] == "incremental"
     scale = np.abs(full.attributions).max()
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import Occlusion
+from tests.attribution.untraceable import Untraceable
 from torch import nn
 from torch.nn import functional as F
 
@@ -59,17 +60,6 @@ class Residual(nn.Module):
 
     def forward(self, x):
         return self.head((x + self.conv(x)).mean(-1))
-
-
-class Untraceable(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        if x.shape[0] >= 0:  # data-dependent Python: torch.fx cannot trace it
-            return self.model(x)
-        raise AssertionError("unreachable")
 
 
 @pytest.mark.parametrize("net", [GapNet, FlattenNet])
