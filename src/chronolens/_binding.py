@@ -111,6 +111,13 @@ def capability_error(spec: MethodSpec, model: Model, params: Mapping[str, Any]) 
             " (TorchScript modules run without forward hooks: save the model with torch.export, "
             "a .pt2 archive, to read its layers)"
         )
+    rules = getattr(model, "propagates_rules", False)
+    if spec.needs_rules and not rules and model.differentiable:
+        hint = (
+            " (a Keras model: load it on the torch backend, KERAS_BACKEND=torch set before keras "
+            "is imported, where a .keras file saved on TensorFlow or JAX loads too; a TorchScript "
+            "module: save it with torch.export, a .pt2 archive)"
+        )
     return f"Method {spec.name!r} {lacking}{hint}. Methods that work on this model: {listed}."
 
 

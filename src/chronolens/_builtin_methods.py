@@ -6,6 +6,9 @@ a method of your own is one function and one call of :func:`chronolens.register`
 
 from __future__ import annotations
 
+from chronolens._methods_lrp import SPECS as LRP_SPECS
+from chronolens._methods_masks import SPECS as MASK_SPECS
+from chronolens._methods_propagation import SPECS as PROPAGATION_SPECS
 from chronolens.attribution import (
     ablation,
     attention,
@@ -31,7 +34,7 @@ CAM_EXTRAS = {
     "layer_map": "per case: the map on the layer's own positions",
 }
 
-BUILTIN: tuple[MethodSpec, ...] = (
+CORE: tuple[MethodSpec, ...] = (
     MethodSpec(
         name="saliency",
         fn=gradients.saliency,
@@ -311,3 +314,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
         },
     ),
 )
+
+#: Every built-in method, in the order ``chronolens.methods()`` lists them. The propagation, LRP
+#: and learned-mask entries live in their own files.
+BUILTIN: tuple[MethodSpec, ...] = (*CORE, *PROPAGATION_SPECS, *LRP_SPECS, *MASK_SPECS)

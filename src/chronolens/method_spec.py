@@ -46,6 +46,10 @@ class MethodSpec:
         What the method needs from a model (gradients with respect to the input; a layer's
         activations) and whether its map has one row per channel (else one row shared by all
         channels). Default: the family's (:data:`FAMILY_DEFAULTS`).
+    needs_rules : bool, default=False
+        True for propagation methods, which change the backward pass of the model's layers
+        (:meth:`chronolens.models.base.Model.rule_gradient`): torch modules and Keras on the
+        torch backend.
     layer_rank : int, default=3
         Rank of the layer output the method reads: 3 for (n, filters, time), 4 for the
         (n, filters, rows, time) activations of dimension-wise networks.
@@ -73,6 +77,7 @@ class MethodSpec:
     needs_gradients: bool | None = None
     needs_layer: bool | None = None
     per_channel: bool | None = None
+    needs_rules: bool = False
     layer_rank: int = 3
     calls_at_input: bool = False
     wraps: str | None = None

@@ -113,6 +113,8 @@ def missing_capability(
         needs.append("gradients")
     if spec.needs_layer and not model.reads_layers:
         needs.append("layer activations")
+    if spec.needs_rules and not getattr(model, "propagates_rules", False):
+        needs.append("a backward pass changed per layer (torch modules, Keras on torch)")
     if not needs:
         return None
     return f"needs {' and '.join(needs)}, which this model does not expose"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,16 @@ from chronolens._validation import suggestion
 from chronolens.models._keras_base import KerasModel, declared_input, keras_layers
 from chronolens.models._keras_bridge import jax_vjp, tensorflow_vjp, to_backend, to_torch
 from chronolens.models._keras_geometry import graph_output
-from chronolens.models.base import Gradient, LayerGradient
+from chronolens.models.base import CapabilityError, Gradient, LayerGradient
 from chronolens.targets import Target
+
+#: Why propagation methods need the torch backend, and the fix.
+RULES_ON_TORCH_BACKEND = (
+    "Propagation methods (DeepLIFT, LRP, guided backpropagation) change how each layer passes "
+    "gradients back, which chronolens does on torch modules: load this Keras model on the torch "
+    "backend (set KERAS_BACKEND=torch before keras is imported; a .keras file saved on "
+    "TensorFlow or JAX loads there), or use a gradient method such as 'integrated_gradients'."
+)
 
 
 def _has_time_axis(shape: tuple[int, ...], rank: int = 3) -> bool:
@@ -33,6 +41,7 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
 
     differentiable = True
     reads_layers = True
+    propagates_rules = False
     max_rows: int | None = None
 
     def __init__(self, model: Any) -> None:
@@ -58,6 +67,15 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         """Return the model output for ``x`` (no graph)."""
         out = to_torch(self._call(to_backend(self._to_model(x), self.backend)), self.backend)
         return out.detach().float() if isinstance(out, torch.Tensor) else out
+
+    def rule_gradient(
+        self,
+        x: torch.Tensor,
+        target: Target,
+        rules: Callable[[torch.nn.Module], AbstractContextManager[None]],
+    ) -> Gradient:
+        """Refused: propagation rules change torch modules' backward passes (torch backend)."""
+        raise CapabilityError(RULES_ON_TORCH_BACKEND)
 
     def gradient(self, x: torch.Tensor, target: Target, layer: str | None = None) -> Gradient:
         """Return the target score of each row, its gradient w.r.t. ``x`` and the raw output.

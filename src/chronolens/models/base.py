@@ -6,8 +6,9 @@ chronolens layout ``(rows, n_channels, n_timepoints)``; activations are ``(rows,
 n_positions)`` (``(rows, n_filters, n_rows, n_positions)`` for rank-4 layers) whatever layout the
 framework uses inside.
 
-Capabilities are explicit: ``differentiable`` (gradients with respect to the input) and
-``reads_layers`` (layer activations and gradients). An adapter that lacks one still implements
+Capabilities are explicit: ``differentiable`` (gradients with respect to the input),
+``reads_layers`` (layer activations and gradients) and ``propagates_rules`` (a backward pass
+changed per layer, for propagation methods). An adapter that lacks one still implements
 every member; those members raise :class:`CapabilityError`, naming the methods that work.
 """
 
@@ -62,6 +63,9 @@ class Model(Protocol):
     reads_layers : bool
         True when layer activations can be read (:meth:`layer_output`, :meth:`layer_gradient`,
         CAM methods).
+    propagates_rules : bool
+        True when :meth:`rule_gradient` works: the model's layers are torch modules whose
+        backward pass a method may change for one call (DeepLIFT, LRP, guided backpropagation).
     device : torch.device
         Where tensors for the model should live.
     max_rows : int or None
@@ -71,6 +75,7 @@ class Model(Protocol):
 
     differentiable: bool
     reads_layers: bool
+    propagates_rules: bool
     device: torch.device
     max_rows: int | None
 
@@ -88,6 +93,20 @@ class Model(Protocol):
         With ``layer``, ``target`` selects from that layer's activation (chronolens layout)
         instead of the model output (activation maximization of a filter); ``output`` is then
         None.
+        """
+        ...
+
+    def rule_gradient(
+        self,
+        x: torch.Tensor,
+        target: Target,
+        rules: Callable[[torch.nn.Module], AbstractContextManager[None]],
+    ) -> Gradient:
+        """Like :meth:`gradient`, with the backward pass changed by ``rules`` for this call.
+
+        ``rules(module)`` receives the model as a torch module, changes how its layers pass
+        gradients back (with hooks it removes on exit) and must leave the module as it found it;
+        it is entered inside :meth:`session`, so the model's lock is held throughout.
         """
         ...
 

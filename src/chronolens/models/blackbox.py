@@ -9,7 +9,7 @@ a clear error.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NoReturn
 
 import numpy as np
@@ -39,6 +39,7 @@ class BlackBoxModel:
 
     differentiable = False
     reads_layers = False
+    propagates_rules = False
     device = torch.device("cpu")
     max_rows: int | None = None
 
@@ -111,6 +112,15 @@ class BlackBoxModel:
     def gradient(self, x: torch.Tensor, target: Target, layer: str | None = None) -> Gradient:
         """Refused: a black box has no gradients."""
         self._refuse("gradients")
+
+    def rule_gradient(
+        self,
+        x: torch.Tensor,
+        target: Target,
+        rules: Callable[[torch.nn.Module], AbstractContextManager[None]],
+    ) -> Gradient:
+        """Refused: a black box has no layers to propagate through."""
+        self._refuse("gradients through its layers")
 
     def layer_gradient(
         self, x: torch.Tensor, target: Target, layer: str, *, head_only: bool = False

@@ -9,33 +9,28 @@ Gradients are taken with :func:`torch.autograd.grad`, so no parameter's ``.grad`
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from chronolens._validation import suggestion
 from chronolens.models._fx_chain import chain_view
-from chronolens.models._geometry import sequential_centers
 from chronolens.models._hooks import StopForward, capture, record_outputs
 from chronolens.models._locks import model_lock
 from chronolens.models._randomize import torch_randomized, torch_weight_layers
 from chronolens.models._sequence_inputs import SequenceInputs, call_with, sequence_inputs
+from chronolens.models._torch_layer_table import TorchLayerTable
 from chronolens.models._torch_outputs import (
     check_differentiable,
     detached,
     first_float,
-    has_time_axis,
-    listing,
-    same_tensor,
 )
 from chronolens.models.base import Gradient, LayerGradient
 from chronolens.targets import Target
 
 
-class TorchModel:
+class TorchModel(TorchLayerTable):
     """Wrap a ``torch.nn.Module`` so that chronolens methods can use it.
 
     Parameters
@@ -69,6 +64,7 @@ class TorchModel:
         self._named = self._named_layers()
         self.scripted = isinstance(module, torch.jit.ScriptModule)
         self.reads_layers = not self.scripted
+        self.propagates_rules = not self.scripted
         limit = getattr(module, "chronolens_max_rows", None)
         self.max_rows: int | None = int(limit) if isinstance(limit, int) else None
         self._table_cache: dict[tuple[int, int], list[tuple[str, Any]]] = {}
@@ -156,6 +152,21 @@ class TorchModel:
             check_differentiable(selected)
             (grad,) = torch.autograd.grad(selected.sum(), inputs)
         return Gradient(selected.detach().float(), self._from_model(grad), detached(output))
+
+    def rule_gradient(
+        self,
+        x: torch.Tensor,
+        target: Target,
+        rules: Callable[[nn.Module], AbstractContextManager[None]],
+    ) -> Gradient:
+        """:meth:`gradient` with the backward pass changed by ``rules(module)`` for this call.
+
+        The rules are entered inside the session (the model's lock is held) and exited, removing
+        whatever they installed, before the lock is released, on success or on error.
+        """
+        self._require_hooks()
+        with self.session(), rules(self.module):
+            return self.gradient(x, target)
 
     def _layer_input_gradient(self, x: torch.Tensor, target: Target, layer: str) -> Gradient:
         module = self._layer(layer)
@@ -273,127 +284,3 @@ class TorchModel:
     def randomized(self, layers: Sequence[str], seed: int, clone: Callable | None = None) -> Any:
         """A copy of the module with ``layers`` re-drawn (:mod:`chronolens.models._randomize`)."""
         return torch_randomized(self.module, layers, seed, clone)
-
-    # ------------------------------------------------------------------ layers
-    def layers(self) -> list[str]:
-        """Names of all layers, in definition order."""
-        return list(self._named)
-
-    def _layer_table(self, n_channels: int, n_timepoints: int) -> list[tuple[str, Any]]:
-        """Run one zero series and record (name, output) of every layer as it completes."""
-        key = (n_channels, n_timepoints)
-        if key not in self._table_cache:
-            self._table_cache[key] = self.module_outputs(torch.zeros(1, n_channels, n_timepoints))
-        return self._table_cache[key]
-
-    def _time_layers(self, n_channels: int, n_timepoints: int, rank: int = 3) -> list[str]:
-        table = self._layer_table(n_channels, n_timepoints)
-        return [name for name, out in table if has_time_axis(out, rank)]
-
-    def default_cam_layer(self, n_channels: int, n_timepoints: int, rank: int = 3) -> str:
-        """Return the last layer whose output still has a time axis (the deepest one).
-
-        ``rank=4`` looks for (n, filters, rows, time) outputs (dimension-wise networks).
-        """
-        table = self._layer_table(n_channels, n_timepoints)
-        calls: dict[str, int] = {}
-        for name, _ in table:
-            calls[name] = calls.get(name, 0) + 1
-        for _, out in reversed(table):
-            if has_time_axis(out, rank):
-                # The deepest module that produced this tensor and runs once per forward pass
-                # (a shared activation module, called in several places, is ambiguous).
-                same = [n for n, o in table if same_tensor(o, out) and calls[n] == 1]
-                if same:
-                    return max(same, key=lambda n: (n.count("."), -same.index(n)))
-        if rank == 4:
-            raise ValueError(
-                "No layer of this model outputs a (n, filters, rows, time) tensor, so it is not a "
-                "dimension-wise network ('dcam' reads the dimension-wise PyTorch networks "
-                "chronolens.zoo.dcnn and zoo.dresnet). Train one of those, or use "
-                "'channel_grad_cam' on this model."
-            )
-        raise ValueError(
-            "No layer of this model outputs a (n, filters, time) tensor with more than one time "
-            "position, so CAM methods cannot be used. Use a gradient method such as "
-            "'integrated_gradients' instead."
-        )
-
-    def _name_of(self, layer: object, candidates: list[str]) -> str:
-        if isinstance(layer, str):
-            if layer not in self._named:
-                raise ValueError(
-                    f"Unknown layer {layer!r}.{suggestion(layer, self.layers())} Layers with a "
-                    f"time axis: {listing(candidates)}."
-                )
-            return layer
-        if isinstance(layer, nn.Module):
-            names = [name for name, module in self._named.items() if module is layer]
-            if not names:
-                raise ValueError(
-                    f"`layer` {type(layer).__name__} is not a submodule of this model. Pass one "
-                    f"of its layers or a layer name: {listing(candidates)}."
-                )
-            return names[0]
-        raise TypeError(
-            f"`layer` must be a layer name or one of the model's layers; got "
-            f"{type(layer).__name__}."
-        )
-
-    def resolve_layer(
-        self, layer: object, n_channels: int, n_timepoints: int, rank: int = 3
-    ) -> str:
-        """Return the name of ``layer`` and check that its output has a time axis."""
-        self._require_hooks()
-        candidates = self._time_layers(n_channels, n_timepoints, rank)
-        name = self._name_of(layer, candidates)
-        outputs = [out for n, out in self._layer_table(n_channels, n_timepoints) if n == name]
-        if not outputs:
-            raise ValueError(
-                f"Layer {name!r} does not run during the forward pass. Layers with a time axis: "
-                f"{listing(candidates)}."
-            )
-        if not has_time_axis(outputs[-1], rank):
-            shape = tuple(outputs[-1].shape) if isinstance(outputs[-1], torch.Tensor) else "?"
-            wanted = "(n, filters, time)" if rank == 3 else "(n, filters, rows, time)"
-            raise ValueError(
-                f"Layer {name!r} outputs shape {shape}, which has no time axis (this method needs "
-                f"{wanted} with more than one position). Layers with a time axis: "
-                f"{listing(candidates)}."
-            )
-        return name
-
-    def _positions(self, layer: str, n_channels: int, n_timepoints: int) -> int | None:
-        n_positions = None
-        for name, out in self._layer_table(n_channels, n_timepoints):
-            if name == layer and isinstance(out, torch.Tensor):
-                n_positions = out.shape[-1]
-        return n_positions
-
-    def layer_centers(self, layer: str, n_channels: int, n_timepoints: int) -> np.ndarray | None:
-        """Receptive-field centres of ``layer``'s positions from the layers' hyper-parameters.
-
-        Known when the path from the input to the layer is a chain of ``nn.Sequential`` children
-        made of convolutions, pools and element-wise layers; None otherwise (then the centres are
-        measured by probing, see :mod:`chronolens.attribution._receptive_field`).
-        """
-        n_positions = self._positions(layer, n_channels, n_timepoints)
-        if n_positions is None:
-            return None
-        return sequential_centers(self.module, layer, n_positions)
-
-    def row_bytes(self, n_channels: int, n_timepoints: int) -> tuple[int, int]:
-        """Bytes of activations of one input row: (sum over leaf layers, largest single one)."""
-        key = (n_channels, n_timepoints)
-        row = n_channels * n_timepoints * 4
-        if self.scripted:  # no hooks to measure with: assume a mid-sized network
-            return (row * 256, row * 32)
-        if key not in self._bytes_cache:
-            table = self._layer_table(n_channels, n_timepoints)
-            sizes = [
-                out.numel() * out.element_size()
-                for name, out in table
-                if isinstance(out, torch.Tensor) and not self._named[name]._modules
-            ]
-            self._bytes_cache[key] = (sum(sizes) + row, max([*sizes, row]))
-        return self._bytes_cache[key]
