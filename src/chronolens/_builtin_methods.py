@@ -11,6 +11,7 @@ from chronolens._methods_masks import SPECS as MASK_SPECS
 from chronolens._methods_propagation import SPECS as PROPAGATION_SPECS
 from chronolens.attribution import (
     ablation,
+    ablation_cam,
     attention,
     cam,
     cam_variants,
@@ -178,6 +179,17 @@ CORE: tuple[MethodSpec, ...] = (
         "(Muhammad & Yeasin 2020)",
         key_params="`layer`",
         extras=CAM_EXTRAS,
+    ),
+    MethodSpec(
+        name="ablation_cam",
+        fn=ablation_cam.ablation_cam,
+        family="cam",
+        summary="Filters weighted by the score drop when each is ablated: gradient-free.",
+        needs_gradients=False,
+        meaning="filters weighted by the relative score drop when each is zeroed "
+        "(Desai & Ramaswamy 2020)",
+        key_params='`layer`, `ablation="zero"`',
+        extras={**CAM_EXTRAS, "filter_weights": "per case: each filter's weight (y - y_k) / y"},
     ),
     MethodSpec(
         name="channel_grad_cam",

@@ -78,6 +78,38 @@ def capture(
 
 
 @contextmanager
+def replace_output(
+    module: nn.Module, layer: str, replace: Callable[[torch.Tensor], torch.Tensor]
+) -> Iterator[None]:
+    """Hand ``replace(output)`` downstream of ``module`` instead of its output, for one block.
+
+    The module must run once per forward pass and return a tensor (``layer`` names it in
+    messages); the hook is removed on exit, whatever happens.
+    """
+    calls = [0]
+
+    def hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 1:
+            raise ValueError(
+                f"Layer {layer!r} runs more than once per forward pass (a shared module), so "
+                "its activation is ambiguous. Choose a layer that runs once."
+            )
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(
+                f"Layer {layer!r} returns {type(output).__name__}, not a tensor; choose a layer "
+                "whose output is a (n, filters, time) tensor."
+            )
+        return replace(output)
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextmanager
 def record_outputs(named: Mapping[str, nn.Module]) -> Iterator[list[tuple[str, Any]]]:
     """Record ``(name, output)`` of every module in ``named`` as it completes, in order."""
     outputs: list[tuple[str, Any]] = []

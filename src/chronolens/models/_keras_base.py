@@ -135,6 +135,13 @@ class KerasModel:
         x = x.detach().to(device=device, dtype=torch.float32)
         return (x.transpose(1, 2) if self.channels_last else x).contiguous()
 
+    def _keras_activation(self, value: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """An activation in the chronolens layout -> the layer's own layout (inverse of output)."""
+        value = value.detach().to(device=device, dtype=torch.float32)
+        return (
+            value.transpose(1, 2) if self.channels_last and value.ndim == 3 else value
+        ).contiguous()
+
     def _keras_output(self, value: torch.Tensor) -> torch.Tensor:
         value = value.float()
         return value.transpose(1, 2) if self.channels_last and value.ndim == 3 else value

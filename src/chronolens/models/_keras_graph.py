@@ -126,6 +126,18 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         value = head(to_backend(self._to_model(x), self.backend), training=False)
         return self._keras_output(to_torch(value, self.backend).detach())
 
+    def edited_scores(
+        self, x: torch.Tensor, layer: str, edit: Callable[[torch.Tensor], torch.Tensor]
+    ) -> Any:
+        """The output of the layer-to-output sub-model on ``edit`` of the layer's activation."""
+        head, tail = self._submodel(layer, "head"), self._submodel(layer, "tail")
+        activation = to_torch(
+            head(to_backend(self._to_model(x), self.backend), training=False), self.backend
+        )
+        edited = self._keras_activation(edit(self._keras_output(activation.detach())), self.device)
+        output = tail(to_backend(edited, self.backend), training=False)
+        return to_torch(output, self.backend).detach().float()
+
     def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
         """``(name, activation)`` of every layer that a sub-model can read, in order."""
         outputs = []

@@ -39,6 +39,9 @@ class KerasTorchModel(KerasModel, TorchModel, backends=("torch",)):
     def _from_model(self, value: torch.Tensor) -> torch.Tensor:
         return self._keras_output(value)
 
+    def _to_layer(self, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return self._keras_activation(value, like.device).to(dtype=like.dtype)
+
     def _forward(self, inputs: torch.Tensor) -> Any:
         return self.model(inputs, training=False)
 

@@ -123,6 +123,16 @@ class Model(Protocol):
         """Return the layer's activation without building a graph."""
         ...
 
+    def edited_scores(
+        self, x: torch.Tensor, layer: str, edit: Callable[[torch.Tensor], torch.Tensor]
+    ) -> Any:
+        """Return the model output for ``x`` with ``layer``'s activation replaced by ``edit(A)``.
+
+        ``edit`` receives the activation in the chronolens layout ``(rows, filters, positions)``
+        and returns a tensor of that shape (Ablation-CAM zeroes one filter per row). No graph.
+        """
+        ...
+
     def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
         """Run ``x`` once and return ``(layer name, output)`` of every layer that ran."""
         ...

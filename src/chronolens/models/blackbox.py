@@ -132,6 +132,12 @@ class BlackBoxModel:
         """Refused: a black box has no layers."""
         self._refuse("layer activations")
 
+    def edited_scores(
+        self, x: torch.Tensor, layer: str, edit: Callable[[torch.Tensor], torch.Tensor]
+    ) -> Any:
+        """Refused: a black box has no layers."""
+        self._refuse("layer activations")
+
     def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
         """Refused: a black box has no layers."""
         self._refuse("layer activations")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from chronolens.models._fx_chain import chain_view
-from chronolens.models._hooks import StopForward, capture, record_outputs
+from chronolens.models._hooks import StopForward, capture, record_outputs, replace_output
 from chronolens.models._locks import model_lock
 from chronolens.models._randomize import torch_randomized, torch_weight_layers
 from chronolens.models._sequence_inputs import SequenceInputs, call_with, sequence_inputs
@@ -89,6 +89,10 @@ class TorchModel(TorchLayerTable):
     def _from_model(self, value: torch.Tensor) -> torch.Tensor:
         """An activation or input gradient in the model's layout -> the chronolens layout."""
         return value.float()
+
+    def _to_layer(self, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """An activation in the chronolens layout -> the layout and dtype of ``like``."""
+        return value.to(device=like.device, dtype=like.dtype)
 
     def _forward(self, inputs: torch.Tensor) -> Any:
         return call_with(self.module, inputs, self.sequence_inputs)
@@ -242,6 +246,19 @@ class TorchModel(TorchLayerTable):
         if "raw" not in captured:
             raise ValueError(f"Layer {layer!r} did not run during the forward pass.")
         return self._from_model(captured["raw"].detach())
+
+    def edited_scores(
+        self, x: torch.Tensor, layer: str, edit: Callable[[torch.Tensor], torch.Tensor]
+    ) -> Any:
+        """The model output with ``layer``'s activation replaced by ``edit(activation)``."""
+        module = self._layer(layer)
+
+        def replace(output: torch.Tensor) -> torch.Tensor:
+            return self._to_layer(edit(self._from_model(output)), output)
+
+        with replace_output(module, layer, replace), self.session(), torch.inference_mode():
+            out = self._forward(self._to_model(x))
+        return out.float() if isinstance(out, torch.Tensor) else out
 
     def module_outputs(self, x: torch.Tensor) -> list[tuple[str, Any]]:
         """Run ``x`` once and return ``(name, output)`` of every layer, in completion order.
