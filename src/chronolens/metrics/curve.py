@@ -1,4 +1,4 @@
-"""``PerturbationCurve``: a deletion or insertion curve per case, with its random reference."""
+"""``PerturbationCurve``: a deletion or insertion curve per case, with its random references."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chronolens.explanation import Explanation
+from chronolens.metrics._references import merge_kinds
 
 
 def _aopc(scores: np.ndarray, kind: str) -> np.ndarray:
@@ -18,7 +19,14 @@ def _aopc(scores: np.ndarray, kind: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PerturbationCurve:
-    """A deletion or insertion curve per case, with its random-attribution reference.
+    """A deletion or insertion curve per case, with its random-attribution references.
+
+    Two references: ``random_*`` ranks every feature (point or window) by its own uniform draw
+    (scattered points); ``block_random_*`` ranks the map's own blocks, its runs of equal values
+    along time, in a random order, so it removes contiguous runs of exactly the map's block sizes
+    (whole channels for a map constant per channel). ``reference`` names the shape found; the
+    block reference is the one that matches the map, and equals the point reference when the
+    map has no runs (``reference == "point"``). Compare ``auc`` with ``matched_random_auc``.
 
     Attributes
     ----------
@@ -43,6 +51,16 @@ class PerturbationCurve:
         Window width in time points (used by windows, ``"local_mean"`` and ``"blur"``).
     method : str
         The explanation's method.
+    imputation : {"baseline", "linear", "noisy_linear", "blur"}
+        What removed points became (:mod:`chronolens.metrics.imputation`); ``"baseline"``: the
+        ``baseline`` values.
+    block_random_scores : numpy.ndarray of shape (n_cases, n_steps + 1)
+        The curve when the map's blocks are ranked by a random draw (seeded).
+    block_random_auc : numpy.ndarray of shape (n_cases,)
+        Its area.
+    reference : {"point", "block", "channel"}
+        The map's shape: no runs of equal values (the two references coincide), runs (blocks),
+        or one run per channel.
     """
 
     kind: str
@@ -55,6 +73,10 @@ class PerturbationCurve:
     granularity: str
     window: int
     method: str
+    imputation: str
+    block_random_scores: np.ndarray
+    block_random_auc: np.ndarray
+    reference: str
 
     @property
     def mean_auc(self) -> float:
@@ -65,6 +87,26 @@ class PerturbationCurve:
     def mean_random_auc(self) -> float:
         """Mean area of the random reference over cases."""
         return float(np.mean(self.random_auc))
+
+    @property
+    def mean_block_random_auc(self) -> float:
+        """Mean area of the block reference over cases."""
+        return float(np.mean(self.block_random_auc))
+
+    @property
+    def matched_random_scores(self) -> np.ndarray:
+        """The reference of the map's own shape: ``block_random_scores``."""
+        return self.block_random_scores
+
+    @property
+    def matched_random_auc(self) -> np.ndarray:
+        """Area of the matched reference per case: ``block_random_auc``."""
+        return self.block_random_auc
+
+    @property
+    def mean_matched_random_auc(self) -> float:
+        """Mean area of the matched reference over cases."""
+        return float(np.mean(self.block_random_auc))
 
     @property
     def aopc(self) -> np.ndarray:
@@ -81,12 +123,19 @@ class PerturbationCurve:
         """AOPC of the random reference, shape (n_cases,)."""
         return _aopc(self.random_scores, self.kind)
 
+    @property
+    def block_random_aopc(self) -> np.ndarray:
+        """AOPC of the block (matched) reference, shape (n_cases,)."""
+        return _aopc(self.block_random_scores, self.kind)
+
     def __repr__(self) -> str:
         better = "lower" if self.kind == "deletion" else "higher"
         return (
             f"PerturbationCurve({self.kind} of {self.method!r}, {self.scores.shape[0]} cases, "
-            f"baseline={self.baseline!r}, granularity={self.granularity!r}: mean AUC "
-            f"{self.mean_auc:.4g} vs random {self.mean_random_auc:.4g}, {better} is better)"
+            f"baseline={self.baseline!r}, imputation={self.imputation!r}, granularity="
+            f"{self.granularity!r}: mean AUC {self.mean_auc:.4g} vs random "
+            f"{self.mean_random_auc:.4g} (points), {self.mean_block_random_auc:.4g} (blocks; the "
+            f"map is {self.reference}-shaped), {better} is better)"
         )
 
 
@@ -112,6 +161,10 @@ def combine(parts: list[tuple[np.ndarray, PerturbationCurve]], n_cases: int) -> 
         granularity=first.granularity,
         window=first.window,
         method=first.method,
+        imputation=first.imputation,
+        block_random_scores=gather("block_random_scores"),
+        block_random_auc=gather("block_random_auc"),
+        reference=merge_kinds([curve.reference for _, curve in parts]),
     )
 
 

@@ -7,8 +7,11 @@ curve). Insertion starts from the fully replaced series and restores the points 
 order: a faithful map makes the score rise fast (high area). AOPC (Samek et al., 2017) is the
 mean drop of the score along the deletion curve.
 
-Every curve comes with the same curve for a random attribution of the same shape (seeded),
-because an area means little without that reference.
+Every curve comes with two random references (seeded), because an area means little without
+one: scattered random features, and the map's own blocks in a random order (the reference that
+matches a block-shaped map, :mod:`chronolens.metrics._references`). Removed points take the
+``baseline`` values or follow the data (``imputation``, :mod:`chronolens.metrics.imputation`).
+The engine is in :mod:`chronolens.metrics._perturbation`.
 
 References
 ----------
@@ -23,76 +26,29 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from chronolens import baselines
-from chronolens._batching import chunks, resolve_batch_size
+from chronolens._batching import resolve_batch_size
 from chronolens._validation import check_batch_size, check_bool, check_choice, check_int
 from chronolens.explanation import Explanation
+from chronolens.metrics._perturbation import (
+    Removal,
+    check_array_baseline,
+    feature_ranks,
+    grouped,
+    replacement,
+    resolve,
+    scored_steps,
+    selected,
+    trapezoid,
+)
+from chronolens.metrics._references import block_draw, reference_kind
 from chronolens.metrics.curve import PerturbationCurve, by_length
+from chronolens.metrics.imputation import check_imputation
 from chronolens.models import adapt
-from chronolens.models.base import Model
-from chronolens.targets import Target, TargetLike, binary_kind, resolve_target
+from chronolens.targets import TargetLike
 
 GRANULARITIES = ("point", "window")
-
-
-def _trapezoid(scores: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    return ((scores[:, 1:] + scores[:, :-1]) / 2 * np.diff(fractions)).sum(axis=1)
-
-
-def _feature_ranks(values: np.ndarray, windows: np.ndarray, n_windows: int) -> np.ndarray:
-    """Rank (0 = most relevant) of each feature, spread back to points: shape (n, rows, t)."""
-    n, rows, _ = values.shape
-    grouped = np.zeros((n, rows, n_windows))
-    for index in range(n_windows):
-        grouped[..., index] = values[..., windows == index].mean(axis=-1)
-    flat = grouped.reshape(n, -1)
-    order = np.argsort(-flat, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None], axis=1)
-    return ranks.reshape(n, rows, n_windows)[..., windows]
-
-
-def _resolve(
-    adapter: Model, explanation: Explanation, target: TargetLike, batch_size: int
-) -> Target:
-    if target is None:
-        if explanation.target is None:
-            raise ValueError(
-                "This explanation was made for a callable `target`, which is not stored with "
-                "it; pass the same `target=` to the metric."
-            )
-        x = torch.from_numpy(explanation.x)
-        first = adapter.scores(x[:1])
-        binary = None
-        if isinstance(first, torch.Tensor) and first.ndim == 2 and first.shape[1] == 1:
-            # a binary head: whether it gives logits or probabilities needs every case
-            binary = binary_kind(
-                torch.cat([adapter.scores(x[a:b]) for a, b in chunks(len(x), batch_size)])
-            )
-        return Target(indices=torch.as_tensor(explanation.target, dtype=torch.long), binary=binary)
-    x = torch.from_numpy(explanation.x)
-    parts = [adapter.scores(x[a:b]) for a, b in chunks(len(x), batch_size)]
-    return resolve_target(target, torch.cat(parts))
-
-
-def _replacement(
-    x: np.ndarray, baseline: Any, window: int, windows: np.ndarray, granularity: str, seed: int
-) -> np.ndarray:
-    """The values removed points take: see :mod:`chronolens.baselines`.
-
-    For window granularity, ``"local_mean"`` is each window's own mean; for points, the centred
-    moving average over ``window`` points. ``"blur"`` smooths with sigma ``window / 2``.
-    """
-    series = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    values: torch.Tensor | None
-    if isinstance(baseline, str) and baseline == "local_mean" and granularity == "window":
-        values = baselines.window_means(series, windows)
-    else:
-        values = baselines.replacement(baseline, series, seed=seed, window=window)
-    assert values is not None
-    return values.numpy()
 
 
 def _check_curve_arguments(
@@ -108,116 +64,78 @@ def _check_curve_arguments(
     return window
 
 
-def _scores_along(
-    adapter: Model,
-    x: np.ndarray,
-    replaced_values: np.ndarray,
-    case_ranks: np.ndarray,
-    counts: np.ndarray,
-    kind: str,
-    resolved: Target,
-    rows: int,
-) -> np.ndarray:
-    """The explained score after each step of the curve, (n, n_steps + 1)."""
-    n, c, t = x.shape
-    n_points = len(counts)
-    scores = np.empty((n, n_points))
-    per_chunk = max(1, rows // n_points)
-    for start, stop in chunks(n, per_chunk):
-        # (cases, steps, rows, t) -> broadcast over channels for shared maps
-        removed = case_ranks[start:stop, None] < counts[None, :, None, None]
-        removed = np.broadcast_to(removed, (stop - start, n_points, c, t))
-        original = x[start:stop, None]
-        other = replaced_values[start:stop, None]
-        series = (
-            np.where(removed, other, original)
-            if kind == "deletion"
-            else np.where(removed, original, other)
-        )
-        batch = torch.from_numpy(np.ascontiguousarray(series, dtype=np.float32).reshape(-1, c, t))
-        case_target = resolved.take(torch.arange(start, stop).repeat_interleave(n_points))
-        selected = [
-            case_target.take(slice(a, b)).select(adapter.scores(batch[a:b]))
-            for a, b in chunks(len(batch), rows)
-        ]
-        scores[start:stop] = (
-            torch.cat(selected).detach().cpu().double().numpy().reshape(stop - start, n_points)
-        )
-    return scores
-
-
-def _curve(
-    kind: str,
-    model: Any,
-    explanation: Explanation,
-    *,
-    baseline: Any,
-    granularity: str,
-    n_steps: int,
-    window: int | None,
-    absolute: bool,
-    target: TargetLike,
-    batch_size: int | str,
-    seed: int,
-) -> PerturbationCurve:
+def _check_explanation(explanation: Any) -> Explanation:
     if not isinstance(explanation, Explanation):
         raise TypeError(
             f"`explanation` must be a chronolens Explanation; got {type(explanation).__name__}. "
             "Make one with chronolens.explain(model, x, method=...)."
         )
+    return explanation
+
+
+def _curve(kind: str, model: Any, explanation: Explanation, **kw: Any) -> PerturbationCurve:
+    explanation = _check_explanation(explanation)
     if explanation.lengths is not None:  # unequal lengths: each length on its own, unpadded
-        window = max(1, int(explanation.lengths.min()) // 20) if window is None else window
-        kw: dict[str, Any] = dict(granularity=granularity, n_steps=n_steps, window=window)
-        kw.update(absolute=absolute)
-        kw.update(batch_size=batch_size, seed=seed)
-        run = lambda part, own, aim: _curve(kind, model, part, baseline=own, target=aim, **kw)  # noqa: E731
-        return by_length(explanation, run, baselines.check_baseline(baseline), target)
+        if kw["window"] is None:
+            kw["window"] = max(1, int(explanation.lengths.min()) // 20)
+        own = baselines.check_baseline(kw.pop("baseline"))
+        aim = kw.pop("target")
+        run = lambda part, b, a: _curve(kind, model, part, baseline=b, target=a, **kw)  # noqa: E731
+        return by_length(explanation, run, own, aim)
     x = explanation.x
     _, c, t = x.shape
-    baseline = baselines.check_baseline(baseline)
-    if isinstance(baseline, np.ndarray) and baseline.shape != x.shape:
-        raise ValueError(
-            f"An array `baseline` must have the shape of the explained series {x.shape}; got "
-            f"{baseline.shape}. Pass one of {', '.join(repr(b) for b in baselines.NAMES)} or a "
-            "number instead."
-        )
-    window = _check_curve_arguments(granularity, n_steps, window, absolute, t)
-    n_steps = int(n_steps)
-    batch_size = check_batch_size(batch_size)
-    seed = check_int(seed, "seed", minimum=0)
+    baseline = check_array_baseline(kw["baseline"], x.shape)
+    window = _check_curve_arguments(
+        kw["granularity"], kw["n_steps"], kw["window"], kw["absolute"], t
+    )
+    imputation, noise = check_imputation(kw["imputation"], kw["noise"])
+    n_steps, granularity = int(kw["n_steps"]), kw["granularity"]
+    batch_size = check_batch_size(kw["batch_size"])
+    seed = check_int(kw["seed"], "seed", minimum=0)
 
     windows = np.arange(t) // window if granularity == "window" else np.arange(t)
     n_windows = int(windows[-1]) + 1
-    rng = np.random.default_rng(seed)
     values = explanation.attributions.astype(np.float64)
-    values = np.abs(values) if absolute else values
-    ranks = _feature_ranks(values, windows, n_windows)
-    random_ranks = _feature_ranks(rng.random(values.shape), windows, n_windows)
-    n_features = values.shape[1] * n_windows
+    values = grouped(np.abs(values) if kw["absolute"] else values, windows, n_windows)
+    draw = grouped(
+        np.random.default_rng(seed).random(explanation.attributions.shape), windows, n_windows
+    )
+    shape = reference_kind(values)
+    orders = [feature_ranks(v, windows) for v in (values, draw, block_draw(draw, values))]
     fractions = np.linspace(0.0, 1.0, n_steps + 1)
-    counts = np.rint(fractions * n_features).astype(np.int64)
-    replaced_values = _replacement(x, baseline, window, windows, granularity, seed)
+    counts = np.rint(fractions * values.shape[1] * n_windows).astype(np.int64)
+    fill = replacement(x, baseline, window, windows, granularity, seed)
+    removal = Removal(x, fill, imputation, noise, window / 2, seed)
 
     adapter = adapt(model)
     with adapter.session():
         rows = resolve_batch_size(batch_size, adapter, c, t)
-        resolved = _resolve(adapter, explanation, target, rows)
-        curves = [
-            _scores_along(adapter, x, replaced_values, case_ranks, counts, kind, resolved, rows)
-            for case_ranks in (ranks, random_ranks)
-        ]
-    label = baselines.describe(baseline)
+        resolved = resolve(adapter, explanation, kw["target"], rows)
+        curves = []
+        for ranks in orders[: 2 if shape == "point" else 3]:
+
+            def missing(cases: slice, ranks: np.ndarray = ranks) -> np.ndarray:
+                removed = ranks[cases, None] < counts[None, :, None, None]
+                return removed if kind == "deletion" else ~removed
+
+            output = scored_steps(adapter, removal, missing, len(counts), rows)
+            curves.append(selected(output, resolved))
+    curves += curves[1:] if shape == "point" else []
     return PerturbationCurve(
         kind=kind,
         fractions=fractions,
         scores=curves[0],
-        auc=_trapezoid(curves[0], fractions),
+        auc=trapezoid(curves[0], fractions),
         random_scores=curves[1],
-        random_auc=_trapezoid(curves[1], fractions),
-        baseline=label,
+        random_auc=trapezoid(curves[1], fractions),
+        baseline=baselines.describe(baseline),
         granularity=granularity,
         window=window,
         method=explanation.method,
+        imputation=imputation,
+        block_random_scores=curves[2],
+        block_random_auc=trapezoid(curves[2], fractions),
+        reference=shape,
     )
 
 
@@ -234,7 +152,17 @@ _PARAMETERS = """
         noise with each channel's mean and standard deviation (seeded); the mean of the removed
         window itself (for single points, the centred moving average over ``window`` points);
         the series blurred by a Gaussian of standard deviation ``window / 2``; a constant; or an
-        array of the series' shape.
+        array of the series' shape. With an ``imputation`` other than ``"baseline"``, only a
+        channel with no kept point takes these values.
+    imputation : {"baseline", "linear", "noisy_linear", "blur"}, default="baseline"
+        What a removed point becomes (:mod:`chronolens.metrics.imputation`): the ``baseline``
+        values; linearly interpolated along time from the nearest kept points of its channel
+        (edges held); ROAD's noisy linear imputation (the neighbour-mean system plus noise of
+        std ``noise``); the series blurred with sigma ``window / 2``. The data-following ones
+        keep a removed point near the data, so the replacement itself moves the score less
+        than a zero on a smooth series does.
+    noise : float, default=0.01
+        Standard deviation of the noise of ``"noisy_linear"`` (absolute; ROAD's default).
     granularity : {"point", "window"}, default="point"
         Replace single (channel, time) points, or contiguous windows of ``window`` time points
         (time-series aware: removing scattered points barely changes a smooth series). A
@@ -250,14 +178,16 @@ _PARAMETERS = """
     batch_size : int or "auto", default="auto"
         Rows per model call.
     seed : int, default=0
-        Seed of the random reference attribution and of the ``"noise"`` baseline.
+        Seed of the random references, of the ``"noise"`` baseline and of the imputation noise.
 
     Notes
     -----
     A feature is a (channel, point) or (channel, window) of a per-channel map. A map shared by
     all channels (``per_channel=False``, e.g. Grad-CAM) ranks time points or windows, and a
-    removed one is removed in every channel. Ties keep time order. The random reference ranks
-    the same features by a uniform random draw.
+    removed one is removed in every channel. Ties keep time order. The point reference
+    (``random_*``) ranks the same features by a uniform random draw; the block reference
+    (``block_random_*``, the one matching the map) ranks the map's runs of equal values along
+    time by a random draw, so a segment map is compared with random segments of its own sizes.
 """
 
 
@@ -266,6 +196,8 @@ def deletion(
     explanation: Explanation,
     *,
     baseline: Any = "zeros",
+    imputation: str = "baseline",
+    noise: float = 0.01,
     granularity: str = "point",
     n_steps: int = 20,
     window: int | None = None,
@@ -282,8 +214,10 @@ def deletion(
     Returns
     -------
     PerturbationCurve
-        ``fractions``, ``scores``, ``auc`` and the random reference ``random_scores`` /
-        ``random_auc``; ``mean_auc`` is the plain mean over cases.
+        ``fractions``, ``scores``, ``auc``, the point reference ``random_scores`` /
+        ``random_auc``, the block reference ``block_random_scores`` / ``block_random_auc``
+        (``matched_random_auc``), ``reference`` (the map's shape); ``mean_auc`` is the plain
+        mean over cases.
 
     Examples
     --------
@@ -301,6 +235,8 @@ def deletion(
         model,
         explanation,
         baseline=baseline,
+        imputation=imputation,
+        noise=noise,
         granularity=granularity,
         n_steps=n_steps,
         window=window,
@@ -316,6 +252,8 @@ def insertion(
     explanation: Explanation,
     *,
     baseline: Any = "zeros",
+    imputation: str = "baseline",
+    noise: float = 0.01,
     granularity: str = "point",
     n_steps: int = 20,
     window: int | None = None,
@@ -338,6 +276,8 @@ def insertion(
         model,
         explanation,
         baseline=baseline,
+        imputation=imputation,
+        noise=noise,
         granularity=granularity,
         n_steps=n_steps,
         window=window,
@@ -353,6 +293,8 @@ def aopc_score(
     explanation: Explanation,
     *,
     baseline: Any = "zeros",
+    imputation: str = "baseline",
+    noise: float = 0.01,
     granularity: str = "point",
     n_steps: int = 20,
     window: int | None = None,
@@ -364,8 +306,8 @@ def aopc_score(
     """AOPC (Samek et al., 2017): the mean drop of the score along the deletion curve.
 
     ``AOPC = 1 / (L + 1) * sum over k = 0..L of (f(x) - f(x_k))``, with ``L = n_steps`` and
-    ``x_k`` the series after ``k`` deletion steps. Higher is better. The random reference is in
-    ``deletion(...).random_aopc``.
+    ``x_k`` the series after ``k`` deletion steps. Higher is better. The random references are
+    in ``deletion(...).random_aopc`` and ``deletion(...).block_random_aopc``.
     {parameters}
 
     Returns
@@ -377,6 +319,8 @@ def aopc_score(
         model,
         explanation,
         baseline=baseline,
+        imputation=imputation,
+        noise=noise,
         granularity=granularity,
         n_steps=n_steps,
         window=window,
