@@ -24,6 +24,7 @@ from chronolens.series import as_series
 
 if TYPE_CHECKING:
     from chronolens import attribution, datasets, inspection, metrics, plot, reporting, testing, zoo
+    from chronolens.counterfactual import counterfactual
     from chronolens.inspection import activations, maximize, top_windows
     from chronolens.reporting import report
     from chronolens.streaming import explain_dataset
@@ -38,6 +39,7 @@ __all__ = [
     "adapt",
     "as_series",
     "attribution",
+    "counterfactual",
     "datasets",
     "explain",
     "explain_dataset",
@@ -64,6 +66,7 @@ _LAZY = {
     "activations": "chronolens.inspection",
     "maximize": "chronolens.inspection",
     "top_windows": "chronolens.inspection",
+    "counterfactual": "chronolens.counterfactual",
 }
 _SUBPACKAGES = (
     "attribution",
