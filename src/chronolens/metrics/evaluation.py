@@ -4,63 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from chronolens.explanation import Explanation
+from chronolens.metrics._evaluation_metrics import (
+    DEFAULT_METRICS,
+    METRICS,
+    Settings,
+    check_metrics,
+)
+from chronolens.metrics._evaluation_table import NAN, Evaluation, MethodEvaluation
+from chronolens.metrics._verdict import Verdict, call_metric, combine
 from chronolens.series import Layout, as_series
 from chronolens.targets import TargetLike
 
-
-@dataclass(frozen=True)
-class MethodEvaluation:
-    """The scores of one method (means over cases; NaN where not measured)."""
-
-    method: str
-    seconds_per_case: float
-    deletion_auc: float
-    deletion_random_auc: float
-    insertion_auc: float
-    insertion_random_auc: float
-    average_precision: float = float("nan")
-    roc_auc: float = float("nan")
-    relevance_mass: float = float("nan")
-    sanity: str = "not run"
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Rows of :class:`MethodEvaluation`; ``str()`` prints the table."""
-
-    rows: tuple[MethodEvaluation, ...]
-    has_mask: bool
-
-    def __str__(self) -> str:
-        header = ["method", "s/case", "deletion AUC (random)", "insertion AUC (random)"]
-        if self.has_mask:
-            header += ["AP", "ROC AUC", "mass"]
-        header += ["sanity"]
-        lines = [header]
-        for row in self.rows:
-            cells = [
-                row.method,
-                f"{row.seconds_per_case:.4f}",
-                f"{row.deletion_auc:.3f} ({row.deletion_random_auc:.3f})",
-                f"{row.insertion_auc:.3f} ({row.insertion_random_auc:.3f})",
-            ]
-            if self.has_mask:
-                cells += [
-                    f"{row.average_precision:.3f}",
-                    f"{row.roc_auc:.3f}",
-                    f"{row.relevance_mass:.3f}",
-                ]
-            cells += [row.sanity]
-            lines.append(cells)
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
-        text.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(text)
+__all__ = ["DEFAULT_METRICS", "METRICS", "Evaluation", "MethodEvaluation", "evaluate"]
 
 
 def _data(x: Any, mask: Any, layout: Layout, pad_value: float | None) -> Any:
@@ -102,6 +62,55 @@ def _method_params(params: Any, methods: Sequence[str]) -> dict[str, dict[str, A
     return checked
 
 
+def _sanity(
+    model: Any, series: Any, name: str, target: Any, options: dict[str, Any], run: str
+) -> str:
+    """The model-randomization verdict of one method (``run`` says whether it can run)."""
+    from chronolens.metrics.sanity import UncopyableModelError, model_randomization
+
+    if run != "yes":
+        return run
+    try:
+        check = model_randomization(model, series, name, target=target, **options)
+    except UncopyableModelError:
+        return "n/a (model cannot be copied)"
+    return f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"
+
+
+def _localization(exp: Any, truth: Any) -> dict[str, float]:
+    """Average precision, ROC AUC and relevance mass against the mask (none without one)."""
+    from chronolens.metrics.localization import (
+        average_precision_score,
+        relevance_mass_score,
+        roc_auc_score,
+    )
+
+    if truth is None:
+        return {}
+    return {
+        "average_precision": float(np.nanmean(average_precision_score(exp, truth))),
+        "roc_auc": float(np.nanmean(roc_auc_score(exp, truth))),
+        "relevance_mass": float(np.nanmean(relevance_mass_score(exp, truth))),
+    }
+
+
+def _faithfulness(
+    model: Any, exp: Any, names: Sequence[str], settings: Settings, rule: tuple[float, int]
+) -> tuple[dict[str, float], dict[str, float], Verdict]:
+    """Every metric's mean and random-reference mean, and the verdict of their calls."""
+    values, references, calls = {}, {}, []
+    for name in names:
+        measured = METRICS[name].run(model, exp, settings)
+        values[name] = (
+            float(np.nanmean(measured.value)) if np.isfinite(measured.value).any() else NAN
+        )
+        finite = np.isfinite(measured.reference)
+        references[name] = float(np.nanmean(measured.reference)) if finite.any() else NAN
+        if np.isfinite(measured.improvement).any():
+            calls.append(call_metric(name, measured.intervention, measured.improvement, rule[0]))
+    return values, references, combine(calls, rule[1])
+
+
 def evaluate(
     model: Any,
     x: Any,
@@ -109,9 +118,12 @@ def evaluate(
     *,
     mask: Any = None,
     target: TargetLike = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
     baseline: Any = "zeros",
     granularity: str = "point",
     n_steps: int = 20,
+    threshold: float = 2.0,
+    min_interventions: int = 2,
     sanity: bool = True,
     sanity_cases: int = 8,
     layout: Layout = "ncl",
@@ -121,7 +133,15 @@ def evaluate(
     pad_value: float | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Evaluation:
-    """Explain ``x`` with each method and score every map.
+    """Explain ``x`` with each method, score every map, and give a verdict per method.
+
+    The verdict survives the choice of metric: a method is ``"better than random"`` only
+    where metrics built on at least ``min_interventions`` different interventions each beat
+    their random reference and none is below it; ``"worse than random"`` the same way round;
+    ``"metrics disagree"`` (naming which said what) where one metric is above its reference
+    and another below; ``"inconclusive"`` otherwise. A metric's call is a paired test over
+    cases: its mean improvement over the random reference is at least ``threshold``
+    standard errors from 0.
 
     Parameters
     ----------
@@ -129,14 +149,25 @@ def evaluate(
     x : array-like of shape (n_cases, n_channels, n_timepoints), or a list of (c, t_i) arrays
         Unequal-length series are explained as :func:`chronolens.explain` does (see
         ``pad_value``); the curves and scores use each case's own points only.
-    methods : sequence of str
-        Registered method names.
+    methods : sequence of str or Explanation
+        Registered method names, or maps already made on ``x`` (an :class:`Explanation`,
+        scored as it is: no timing and no sanity check), listed after the named ones.
     mask : array-like of bool, optional
         Ground truth of the shape of ``x``; adds average precision, ROC AUC and relevance mass.
     target : optional
         As in :func:`chronolens.explain`.
+    metrics : sequence of str, default=DEFAULT_METRICS
+        The faithfulness metrics to run, by name (``chronolens.metrics.evaluation.METRICS``
+        maps each to the question it answers): ``"deletion"`` and ``"insertion"`` (points
+        replaced with ``baseline``), ``"deletion_window"`` (windows replaced with their own
+        mean), ``"aopcr"`` (MILLET's: time steps removed from the series).
     baseline, granularity, n_steps
-        Of the deletion and insertion curves (see :func:`chronolens.metrics.deletion`).
+        Of the ``"deletion"`` and ``"insertion"`` curves (see
+        :func:`chronolens.metrics.deletion`).
+    threshold : float, default=2.0
+        Standard errors a metric's mean improvement over random must clear to count.
+    min_interventions : int, default=2
+        Different interventions that must agree for "better" (or "worse") than random.
     sanity : bool, default=True
         Run the cascading model-randomization test (PyTorch and Keras models) on the first
         ``sanity_cases`` cases; on unequal-length data, on the first ``sanity_cases`` cases
@@ -161,83 +192,73 @@ def evaluate(
     Returns
     -------
     Evaluation
-        One row per method; ``print()`` shows the table.
+        One row per method; ``print()`` shows the table and each verdict's detail.
     """
     from chronolens._explain import explain
-    from chronolens.metrics.faithfulness import deletion, insertion
-    from chronolens.metrics.localization import (
-        average_precision_score,
-        relevance_mass_score,
-        roc_auc_score,
-    )
-    from chronolens.metrics.sanity import UncopyableModelError, model_randomization
+    from chronolens._validation import check_float, check_int
     from chronolens.models import BlackBoxModel, adapt
     from chronolens.registry import get_method
 
+    names = check_metrics(metrics)
+    rule = (
+        check_float(threshold, "threshold", minimum=0.0),
+        check_int(min_interventions, "min_interventions", minimum=1),
+    )
     series, truth, sanity_cases_at = _data(x, mask, layout, pad_value)
     sanity_series = _sanity_series(series, layout, sanity_cases_at[:sanity_cases])
     has_weights = not isinstance(adapt(model), BlackBoxModel)
-    specs = [get_method(name) for name in methods]
-    params = _method_params(params, methods)
+    run_sanity = "not run"
+    if sanity:
+        run_sanity = "yes" if has_weights else "n/a (a black box has no weights to randomize)"
+    given = [item for item in methods if isinstance(item, Explanation)]
+    names_only = [get_method(item).name for item in methods if not isinstance(item, Explanation)]
+    params = _method_params(params, names_only)
     sanity_target = target
     if target is not None and not callable(target) and np.ndim(target) == 1:
         sanity_target = np.asarray(target)[sanity_cases_at[:sanity_cases]]
+    settings = Settings(baseline, granularity, n_steps, batch_size, seed, target)
     rows = []
-    for spec in specs:
-        start = time.perf_counter()
-        exp = explain(
-            model,
-            series,
-            spec.name,
-            target=target,
-            progress=False,
-            seed=seed,
-            batch_size=batch_size,
-            layout=layout if isinstance(series, list) else "ncl",
-            pad_value=pad_value,
-            **params.get(spec.name, {}),
-        )
-        seconds = (time.perf_counter() - start) / len(series)
-        curve_args = {
-            "baseline": baseline,
-            "granularity": granularity,
-            "n_steps": n_steps,
-            "batch_size": batch_size,
-        }
-        deleted = deletion(model, exp, seed=seed, target=target, **curve_args)
-        inserted = insertion(model, exp, seed=seed, target=target, **curve_args)
-        scores: dict[str, Any] = {}
-        if truth is not None:
-            scores["average_precision"] = float(np.nanmean(average_precision_score(exp, truth)))
-            scores["roc_auc"] = float(np.nanmean(roc_auc_score(exp, truth)))
-            scores["relevance_mass"] = float(np.nanmean(relevance_mass_score(exp, truth)))
-        verdict = "not run"
-        if sanity and has_weights:
-            try:
-                check = model_randomization(
-                    model,
-                    sanity_series,
-                    spec.name,
-                    target=sanity_target,
-                    seed=seed,
-                    clone=clone,
-                    **params.get(spec.name, {}),
-                )
-                verdict = f"{'pass' if check.passed else 'FAIL'} ({check.mean_absolute[-1]:.2f})"
-            except UncopyableModelError:
-                verdict = "n/a (model cannot be copied)"
-        elif sanity:
-            verdict = "n/a (a black box has no weights to randomize)"
+    for item in [*names_only, *given]:
+        if isinstance(item, Explanation):
+            exp, seconds, checked = item, NAN, "n/a (a given map)"
+        else:
+            options = dict(params.get(item, {}))
+            start = time.perf_counter()
+            exp = explain(
+                model,
+                series,
+                item,
+                target=target,
+                progress=False,
+                seed=seed,
+                batch_size=batch_size,
+                layout=layout if isinstance(series, list) else "ncl",
+                pad_value=pad_value,
+                **options,
+            )
+            seconds = (time.perf_counter() - start) / len(series)
+            checked = _sanity(
+                model,
+                sanity_series,
+                item,
+                sanity_target,
+                {"seed": seed, "clone": clone, **options},
+                run_sanity,
+            )
+        values, references, verdict = _faithfulness(model, exp, names, settings, rule)
         rows.append(
             MethodEvaluation(
-                method=spec.name,
+                method=str(exp.method),
                 seconds_per_case=seconds,
-                deletion_auc=deleted.mean_auc,
-                deletion_random_auc=deleted.mean_random_auc,
-                insertion_auc=inserted.mean_auc,
-                insertion_random_auc=inserted.mean_random_auc,
-                sanity=verdict,
-                **scores,
+                deletion_auc=values.get("deletion", NAN),
+                deletion_random_auc=references.get("deletion", NAN),
+                insertion_auc=values.get("insertion", NAN),
+                insertion_random_auc=references.get("insertion", NAN),
+                sanity=checked,
+                metrics=values,
+                references=references,
+                verdict=verdict,
+                **_localization(exp, truth),
             )
         )
-    return Evaluation(rows=tuple(rows), has_mask=truth is not None)
+    return Evaluation(rows=tuple(rows), has_mask=truth is not None, metric_names=names)
