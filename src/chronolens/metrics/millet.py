@@ -14,6 +14,8 @@ import torch
 
 from chronolens._validation import check_choice, check_float, check_int
 from chronolens.explanation import Explanation
+from chronolens.metrics._references import block_draw
+from chronolens.metrics.imputation import check_imputation, impute
 from chronolens.models import adapt
 from chronolens.models._sequence_inputs import forward_parameters
 from chronolens.models.base import Model
@@ -89,14 +91,26 @@ def _logits(
 
 
 def _perturbed_logit(
-    model: Model, x: np.ndarray, order: np.ndarray, n_remove: int, how: tuple[str, float, int]
+    model: Model, x: np.ndarray, order: np.ndarray, n_remove: int, how: tuple[Any, ...]
 ) -> np.ndarray:
     """Logits of ``x`` with the first ``n_remove`` time steps of ``order`` deleted or masked."""
-    mode, fill, batch_size = how
+    mode, fill, batch_size, imputation, noise, seed = how
     keep = np.ones(order.shape, dtype=bool)
     np.put_along_axis(keep, order[:, :n_remove], False, axis=1)
     if mode == "mask":
-        return _logits(model, np.where(keep[:, None, :], x, np.float32(fill)), batch_size)
+        keys = np.stack([np.arange(len(x)), np.full(len(x), n_remove)], axis=1)
+        sigma = max(1, x.shape[-1] // 20) / 2
+        filled = impute(
+            x,
+            ~keep[:, None, :],
+            imputation,
+            fill=fill,
+            noise=noise,
+            sigma=sigma,
+            seed=seed,
+            keys=keys,
+        )
+        return _logits(model, filled.astype(np.float32), batch_size)
     shorter = np.stack([case[:, k] for case, k in zip(x, keep)])  # time order kept
     positions = None  # the kept steps' original places, for a model that encodes them
     if takes_positions(model):
@@ -117,7 +131,7 @@ def _aopc(
     x: np.ndarray,
     scores: np.ndarray,
     predicted: tuple[np.ndarray, np.ndarray],
-    settings: tuple[np.ndarray, tuple[str, float, int]],
+    settings: tuple[np.ndarray, tuple[Any, ...]],
 ) -> np.ndarray:
     """Mean drop of the predicted-class logit over MILLET's steps (divided by all steps)."""
     classes, original = predicted
@@ -143,6 +157,9 @@ def aopcr(
     seed_block: int = 16,
     mode: str = "delete",
     fill: float = 0.0,
+    reference: str = "point",
+    imputation: str = "baseline",
+    noise: float = 0.01,
     layout: Layout = "ncl",
     batch_size: int = 64,
 ) -> np.ndarray:
@@ -178,9 +195,27 @@ def aopcr(
     mode : {"delete", "mask"}, default="delete"
         ``"delete"`` shortens the series as MILLET does (the model must accept any length:
         global average pooling or a MIL head; a model that fails is refused with a clear
-        error). ``"mask"`` keeps the length and writes ``fill`` at the removed steps instead.
+        error). ``"mask"`` keeps the length and fills the removed steps (``imputation``)
+        instead, for fixed-length models. MILLET's published code has only deletion: masking
+        is chronolens' variant, with MILLET's order, steps, logits and random reference.
     fill : float, default=0.0
-        Value written by ``mode="mask"`` (0 is the mean of z-normalised series).
+        Value written by ``mode="mask"`` with ``imputation="baseline"``, and at a channel
+        whose steps are all removed (0 is the mean of z-normalised series).
+    reference : {"point", "block", "matched"}, default="point"
+        The random orders. ``"point"``: MILLET's, every time step drawn on its own (on a
+        periodic series removing scattered steps acts like subsampling, which a map of
+        contiguous blocks is then compared with). ``"block"``: the map's own runs of equal
+        values along time (summed over channels) in a random order, each run removed whole
+        in time order, so a segment map is compared with random segments of its own sizes;
+        each run takes the draw of its first step, so for a map without runs it is the point
+        reference, draw for draw. ``"matched"``: the reference of the map's shape, which is
+        ``"block"`` by that construction (the recommended name).
+    imputation : {"baseline", "linear", "noisy_linear", "blur"}, default="baseline"
+        What masked steps become with ``mode="mask"``
+        (:mod:`chronolens.metrics.imputation`): ``fill``; or values that follow the kept
+        steps of each channel. Only ``"baseline"`` with ``mode="delete"``.
+    noise : float, default=0.01
+        Standard deviation of the noise of ``imputation="noisy_linear"``.
     layout : {"ncl", "nlc"}, default="ncl"
         Axis order of ``x`` and of an ``attributions`` array.
     batch_size : int, default=64
@@ -203,6 +238,13 @@ def aopcr(
     the first two steps both remove one point (``(1 - 0.9) * 20`` is just under 2).
     """
     mode = check_choice(mode, "mode", ("delete", "mask"))
+    reference = check_choice(reference, "reference", ("point", "block", "matched"))
+    imputation, noise = check_imputation(imputation, noise)
+    if mode == "delete" and imputation != "baseline":
+        raise ValueError(
+            f"`imputation={imputation!r}` fills removed steps, which mode='delete' drops; pass "
+            "mode='mask' with it, or leave imputation='baseline'."
+        )
     check_choice(layout, "layout", ("ncl", "nlc"))
     stop = check_float(stop, "stop", minimum=0.0, maximum=1.0, strict_minimum=True)
     step = check_float(step, "step", minimum=0.0, maximum=1.0 - stop, strict_minimum=True)
@@ -222,16 +264,19 @@ def aopcr(
     logits = _logits(adapter, series, batch_size)
     classes = logits.argmax(axis=1)
     predicted = (classes, logits[np.arange(len(series)), classes])
-    settings = (_steps(stop, step), (mode, fill, batch_size))
-    ranked = _aopc(adapter, series, maps.sum(axis=1), predicted, settings)
+    settings = (_steps(stop, step), (mode, fill, batch_size, imputation, noise, seed))
+    summed = maps.sum(axis=1)
+    ranked = _aopc(adapter, series, summed, predicted, settings)
     random = np.zeros((n_random, len(series)))
     for start in range(0, len(series), seed_block):
         rows = slice(start, start + seed_block)
         generator = torch.Generator().manual_seed(seed)
         for r in range(n_random):
-            scores = torch.rand((len(series[rows]), series.shape[-1]), generator=generator)
+            scores = torch.rand((len(series[rows]), series.shape[-1]), generator=generator).numpy()
+            if reference != "point":
+                scores = block_draw(scores, summed[rows])
             part = (classes[rows], predicted[1][rows])
-            random[r, rows] = _aopc(adapter, series[rows], scores.numpy(), part, settings)
+            random[r, rows] = _aopc(adapter, series[rows], scores, part, settings)
     return np.asarray(ranked - random.mean(axis=0))
 
 
