@@ -1,6 +1,8 @@
 """Metrics over Explanations: whether a map can be trusted.
 
-- Faithfulness (needs the model): :func:`deletion`, :func:`insertion`, :func:`aopc_score`.
+- Faithfulness (needs the model): :func:`deletion`, :func:`insertion`, :func:`aopc_score`, with
+  removed points imputed from the data (``imputation=``, :func:`impute`) and a random reference
+  of the map's shape; ROAD (Rong et al. 2022): :func:`road` (MoRF lower, LeRF higher is better).
 - Localization against a ground-truth mask: :func:`average_precision_score`,
   :func:`roc_auc_score`, :func:`relevance_mass_score`, :func:`aup_aur`.
 - MILLET's (Early et al. 2024): :func:`aopcr` (needs the model), :func:`ndcg_at_n` (a mask).
@@ -20,6 +22,7 @@ gives the documented mean.
 from chronolens.metrics.cumulative import cpd, cpp
 from chronolens.metrics.evaluation import Evaluation, MethodEvaluation, evaluate
 from chronolens.metrics.faithfulness import PerturbationCurve, aopc_score, deletion, insertion
+from chronolens.metrics.imputation import impute
 from chronolens.metrics.localization import (
     AupAur,
     aup_aur,
@@ -28,6 +31,7 @@ from chronolens.metrics.localization import (
     roc_auc_score,
 )
 from chronolens.metrics.millet import aopcr, ndcg_at_n
+from chronolens.metrics.road import RoadResult, road
 from chronolens.metrics.robustness import infidelity, max_sensitivity
 from chronolens.metrics.sanity import (
     RandomizationResult,
@@ -42,6 +46,7 @@ __all__ = [
     "MethodEvaluation",
     "PerturbationCurve",
     "RandomizationResult",
+    "RoadResult",
     "UncopyableModelError",
     "aopc_score",
     "aopcr",
@@ -51,12 +56,14 @@ __all__ = [
     "cpp",
     "deletion",
     "evaluate",
+    "impute",
     "infidelity",
     "insertion",
     "max_sensitivity",
     "model_randomization",
     "ndcg_at_n",
     "relevance_mass_score",
+    "road",
     "roc_auc_score",
     "stability",
 ]
