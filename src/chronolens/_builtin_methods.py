@@ -20,10 +20,12 @@ from chronolens.attribution import (
     gradient_shap,
     gradients,
     integrated_gradients,
+    lime,
     occlusion,
     rescaling,
     self_explaining,
     shap,
+    timing,
 )
 from chronolens.method_spec import MethodSpec
 
@@ -96,6 +98,24 @@ CORE: tuple[MethodSpec, ...] = (
         test_params={"n_steps": 8},
         demo_params={"n_steps": 32},
         report_params={"n_steps": 32},
+    ),
+    MethodSpec(
+        name="timing",
+        fn=timing.timing,
+        family="gradient",
+        summary="Integrated gradients with random temporal segments held at the input (TIMING).",
+        meaning="integrated gradients over the path steps on which each point moves, random "
+        "segments held at the input (Jang et al. 2025); |map| by default",
+        key_params='`n_steps=50`, `n_segments=50`, `min_length=10`, `max_length`, `baseline`',
+        extras={
+            "channel": "per path step and segment: the channel held at the input",
+            "start": "per path step and segment: its first point",
+            "length": "per path step and segment: its length",
+            "min_length": "the shortest segment length used",
+            "max_length": "the longest segment length used",
+        },
+        test_params={"n_steps": 6, "n_segments": 3, "min_length": 2},
+        demo_params={"n_steps": 32},
     ),
     MethodSpec(
         name="cam",
@@ -249,6 +269,23 @@ CORE: tuple[MethodSpec, ...] = (
         },
         test_params={"n_samples": 48, "n_segments": 5},
         demo_params={"n_samples": 128},
+    ),
+    MethodSpec(
+        name="lime",
+        fn=lime.lime,
+        family="perturbation",
+        summary="A kernel-weighted ridge surrogate over segment x channel players (LIME).",
+        meaning="each segment x channel player's coefficient in a locally weighted ridge "
+        "surrogate (Ribeiro et al. 2016); any model",
+        key_params="`n_segments=10`, `channels`, `baseline`, `n_samples=1000`, "
+        "`kernel_width=0.25`, `alpha=1.0`",
+        extras={
+            "n_players": "number of players",
+            "player_values": "per case: each player's surrogate coefficient",
+            "intercept": "per case: the surrogate's intercept",
+        },
+        test_params={"n_samples": 48, "n_segments": 5},
+        demo_params={"n_samples": 256},
     ),
     MethodSpec(
         name="tsr",
