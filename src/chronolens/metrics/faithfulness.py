@@ -152,8 +152,8 @@ _PARAMETERS = """
         noise with each channel's mean and standard deviation (seeded); the mean of the removed
         window itself (for single points, the centred moving average over ``window`` points);
         the series blurred by a Gaussian of standard deviation ``window / 2``; a constant; or an
-        array of the series' shape. With an ``imputation`` other than ``"baseline"``, only a
-        channel with no kept point takes these values.
+        array of the series' shape. With ``imputation="linear"`` or ``"noisy_linear"`` only a
+        channel with no kept point takes these values; ``"blur"`` does not use them.
     imputation : {"baseline", "linear", "noisy_linear", "blur"}, default="baseline"
         What a removed point becomes (:mod:`chronolens.metrics.imputation`): the ``baseline``
         values; linearly interpolated along time from the nearest kept points of its channel

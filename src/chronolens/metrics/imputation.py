@@ -19,9 +19,11 @@ The imputations here follow the kept data instead:
   edges, :func:`chronolens.baselines.blur`) at the removed points. The blurred value still holds
   part of the removed point (a leak the other imputations do not have).
 
-A channel with no kept point has nothing to follow and takes the ``fill`` values. The noise of
-``"noisy_linear"`` for row ``i`` comes from ``numpy.random.default_rng([seed, *keys[i]])``: it
-depends on the seed and the row's key (case and step), never on the chunking.
+With ``"linear"`` and ``"noisy_linear"`` a channel with no kept point has nothing to follow
+and takes the ``fill`` values (``"blur"`` reads the series itself and needs no kept point).
+The noise of ``"noisy_linear"`` for row ``i`` comes from
+``numpy.random.default_rng([seed, *keys[i]])``: it depends on the seed and the row's key (case
+and step), never on the chunking.
 
 References
 ----------
@@ -146,7 +148,8 @@ def impute(
     imputation : {"baseline", "linear", "noisy_linear", "blur"}, default="linear"
         See the module docstring.
     fill : float or numpy.ndarray broadcastable to ``x``, default=0.0
-        The values of ``"baseline"``, and of any channel with no kept point.
+        The values of ``"baseline"``, and of a channel with no kept point under ``"linear"`` and
+        ``"noisy_linear"``.
     noise : float, default=0.01
         Standard deviation of the noise of ``"noisy_linear"`` (ROAD's default), absolute.
     sigma : float, default=1.0
