@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chronolens.counterfactual import counterfactual
     from chronolens.inspection import activations, maximize, top_windows
     from chronolens.reporting import report
+    from chronolens.sensitivity import baseline_sensitivity
     from chronolens.streaming import explain_dataset
 
 
@@ -39,6 +40,7 @@ __all__ = [
     "adapt",
     "as_series",
     "attribution",
+    "baseline_sensitivity",
     "counterfactual",
     "datasets",
     "explain",
@@ -67,6 +69,7 @@ _LAZY = {
     "maximize": "chronolens.inspection",
     "top_windows": "chronolens.inspection",
     "counterfactual": "chronolens.counterfactual",
+    "baseline_sensitivity": "chronolens.sensitivity",
 }
 _SUBPACKAGES = (
     "attribution",
