@@ -182,7 +182,8 @@ def counterfactual(
         "euclidean"), ``relevance`` (a chronolens method name for the NUN's relevance map;
         default the first of "cam", "grad_cam", "occlusion" the model allows),
         ``relevance_params`` (its parameters), ``window`` ("all": the window spans every
-        channel; "one": one channel), ``max_length`` (longest window, default the series).
+        channel; "one": one channel, chosen by a per-channel map, default "channel_grad_cam"
+        else "occlusion"), ``max_length`` (longest window, default the series).
         CoMTE: ``search`` ("greedy", CoMTE's; "exhaustive": a proven fewest channels, up to 12
         channels) and ``n_distractors`` (default 2).
 

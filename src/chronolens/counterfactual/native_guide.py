@@ -25,6 +25,8 @@ __all__ = ["RELEVANCE_DEFAULTS", "native_guide", "nearest_unlike_neighbours"]
 
 #: Relevance methods tried in order when ``relevance=None``: the first one the model allows.
 RELEVANCE_DEFAULTS = ("cam", "grad_cam", "occlusion")
+#: The same for ``window="one"``, which needs a map per channel to choose the channel.
+RELEVANCE_DEFAULTS_ONE = ("channel_grad_cam", "occlusion")
 
 
 def nearest_unlike_neighbours(
@@ -54,26 +56,50 @@ def nearest_unlike_neighbours(
 
 
 def _relevance(
-    model: Any, nuns: np.ndarray, classes: np.ndarray, relevance: str | None, params: dict[str, Any]
+    model: Any,
+    nuns: np.ndarray,
+    classes: np.ndarray,
+    relevance: str | None,
+    params: dict[str, Any],
+    per_channel: bool,
 ) -> tuple[np.ndarray, str]:
-    """Relevance maps (n, c, t) of the NUNs for their classes, and the method that made them."""
+    """Relevance maps (n, c, t) of the NUNs for their classes, and the method that made them.
+
+    ``per_channel`` (``window="one"``) needs a map with one row per channel.
+    """
     from chronolens._explain import explain
     from chronolens.models.base import CapabilityError
     from chronolens.registry import REGISTRY, missing_capability
 
-    names = RELEVANCE_DEFAULTS if relevance is None else (relevance,)
+    defaults = RELEVANCE_DEFAULTS_ONE if per_channel else RELEVANCE_DEFAULTS
+    names = defaults if relevance is None else (relevance,)
     failures = []
     for name in names:
         spec = REGISTRY.get(name)
-        if spec is None or missing_capability(spec, model) is not None:
+        missing = None if spec is None else missing_capability(spec, model)
+        if relevance is not None and (spec is None or missing is not None):
+            from chronolens.registry import get_method
+
+            get_method(name)  # an unknown name fails with suggestions
+            raise ValueError(f"`relevance` {name!r} does not run on this model: {missing}")
+        if spec is None or missing is not None:
             continue
+        run = dict(params)
+        if name == "occlusion" and "window" not in run:  # its default 15 points, at most t / 4
+            run["window"] = max(1, min(15, nuns.shape[2] // 4))
         try:
-            exp = explain(model, nuns, name, target=classes.tolist(), progress=False, **params)
+            exp = explain(model, nuns, name, target=classes.tolist(), progress=False, **run)
         except (CapabilityError, ValueError) as error:
             if relevance is not None:
                 raise
             failures.append(f"{name}: {error}")
             continue
+        if per_channel and not exp.per_channel and nuns.shape[1] > 1:
+            raise ValueError(
+                f"window='one' chooses a channel by its relevance, but relevance={name!r} gives "
+                "one map shared by every channel; pass a per-channel method (e.g. "
+                "relevance='channel_grad_cam' or 'occlusion') or window='all'."
+            )
         return exp.broadcast().astype(np.float64), name
     raise ValueError(
         "No relevance method works on this model for Native Guide"
@@ -166,7 +192,9 @@ def native_guide(
         x, original, target, ref_x, ref_labels, distance
     )
     nuns = ref_x[index]
-    rel, used = _relevance(scorer.model, nuns, ref_labels[index], relevance, relevance_params)
+    rel, used = _relevance(
+        scorer.model, nuns, ref_labels[index], relevance, relevance_params, window == "one"
+    )
     n, _, t = x.shape
     max_length = t if max_length is None else min(max_length, t)
     out: dict[str, Any] = {
