@@ -63,6 +63,8 @@ def test_the_combination_rule_on_planted_calls():
     tied = [*two, _call("insertion", "zeros", "tie")]
     assert combine(tied).label == BETTER and combine(tied).tied == ("insertion",)
     assert combine([_call("a", "x", "tie")]).label == INCONCLUSIVE
+    shown = combine(same, uncounted=[_call("cpd", "zeros", "worse")])
+    assert shown.label == INCONCLUSIVE and "on |map|, not counted: cpd worse" in str(shown)
 
 
 def _exact_map(model, x, target):
@@ -87,8 +89,14 @@ def test_a_linear_models_exact_map_is_better_and_its_reverse_worse_on_every_metr
         sanity=False,
     )
     good, bad = result.rows
-    assert good.verdict.label == BETTER and set(good.verdict.better) == set(result.metric_names)
-    assert bad.verdict.label == WORSE and set(bad.verdict.worse) == set(result.metric_names)
+    magnitude = {"cpd", "cpp", "infidelity"}  # read |map| only: shown, not counted
+    signed = set(result.metric_names) - magnitude
+    assert good.verdict.label == BETTER and set(good.verdict.better) == signed
+    assert bad.verdict.label == WORSE and set(bad.verdict.worse) == signed
+    for row in (good, bad):  # |W x| is the exact magnitude either way
+        assert {c.metric: c.call for c in row.verdict.uncounted} == dict.fromkeys(
+            magnitude, "better"
+        )
     assert good.deletion_auc < good.deletion_random_auc < bad.deletion_auc
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chronolens.metrics._evaluation_metrics import METRICS
+from chronolens.metrics._evaluation_metrics import question
 from chronolens.metrics._verdict import Verdict
 
 NAN = float("nan")
@@ -48,7 +48,8 @@ class MethodEvaluation:
         def clean(value: float) -> float | None:
             return None if not math.isfinite(value) else float(value)
 
-        calls = () if self.verdict is None else self.verdict.calls
+        calls = () if self.verdict is None else self.verdict.calls + self.verdict.uncounted
+        uncounted = set() if self.verdict is None else set(self.verdict.uncounted)
         return {
             "method": self.method,
             "seconds_per_case": clean(self.seconds_per_case),
@@ -67,6 +68,7 @@ class MethodEvaluation:
                     "improvement": clean(c.improvement),
                     "stderr": clean(c.stderr),
                     "call": c.call,
+                    "counted": c not in uncounted,
                 }
                 for c in calls
             ],
@@ -76,7 +78,15 @@ class MethodEvaluation:
 def _cell(value: float, reference: float) -> str:
     if not math.isfinite(value):
         return "n/a"
-    return f"{value:.3f}" + ("" if not math.isfinite(reference) else f" ({reference:.3f})")
+    return f"{value:.4g}" + ("" if not math.isfinite(reference) else f" / {reference:.4g}")
+
+
+def _aligned(lines: list[list[str]]) -> list[str]:
+    """Rows of cells as left-aligned columns, a rule under the header."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return text
 
 
 @dataclass(frozen=True)
@@ -88,38 +98,56 @@ class Evaluation:
     metric_names: tuple[str, ...] = ("deletion", "insertion")
 
     def __str__(self) -> str:
-        header = ["method", "s/case"] + [f"{name} (random)" for name in self.metric_names]
+        return "\n".join([*self._summary(), "", *self._scores()])
+
+    def _summary(self) -> list[str]:
+        """One line per method: deletion / insertion, localization, sanity, verdict."""
+        shown = [name for name in ("deletion", "insertion") if name in self.metric_names]
+        header = ["method", "s/case"] + [f"{name} AUC (random)" for name in shown]
         if self.has_mask:
             header += ["AP", "ROC AUC", "mass"]
-        header += ["sanity", "verdict"]
-        lines = [header]
+        lines = [[*header, "sanity", "verdict"]]
         for row in self.rows:
             cells = [row.method, f"{row.seconds_per_case:.4f}"]
-            cells += [
-                _cell(row.metrics.get(name, NAN), row.references.get(name, NAN))
-                for name in self.metric_names
-            ]
+            cells += [f"{row.metrics[name]:.3f} ({row.references[name]:.3f})" for name in shown]
             if self.has_mask:
                 cells += [
                     f"{row.average_precision:.3f}",
                     f"{row.roc_auc:.3f}",
                     f"{row.relevance_mass:.3f}",
                 ]
-            cells += [row.sanity, row.verdict_label]
+            lines.append([*cells, row.sanity, row.verdict_label])
+        return _aligned(lines)
+
+    def _scores(self) -> list[str]:
+        """One line per metric column: each method's value, its reference and the call."""
+        lines = [["metric (value / random, call)"] + [row.method for row in self.rows]]
+        for name in self.metric_names:
+            cells = [name]
+            for row in self.rows:
+                made = () if row.verdict is None else row.verdict.calls + row.verdict.uncounted
+                calls = {c.metric: c for c in made}
+                mark = {"better": " +", "worse": " -", "tie": " ="}
+                call = mark[calls[name].call] if name in calls else ""
+                cells.append(
+                    _cell(row.metrics.get(name, NAN), row.references.get(name, NAN)) + call
+                )
             lines.append(cells)
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
-        text.insert(1, "  ".join("-" * w for w in widths))
+        text = _aligned(lines)
+        text.append(
+            "+ better than random, - worse, = tie (a paired test over cases); n/a: not measured "
+            "(a `_block` column is left out for a map without runs, where it is the point one); "
+            "cpd, cpp and infidelity read |map| and count only for maps without negative values."
+        )
         details = [f"  {row.method}: {row.verdict}" for row in self.rows if row.verdict]
         if details:
-            text += ["", "verdicts (which metric said what, against its random reference):"]
-            text += details
-        return "\n".join(text)
+            text += ["verdicts (better or worse only where two interventions agree):", *details]
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The table as plain values, for ``json.dumps`` (``chronolens evaluate --json``)."""
         return {
             "metrics": list(self.metric_names),
-            "questions": {name: METRICS[name].question for name in self.metric_names},
+            "questions": {name: question(name) for name in self.metric_names},
             "rows": [row.to_dict() for row in self.rows],
         }

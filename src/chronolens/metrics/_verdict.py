@@ -98,6 +98,9 @@ class Verdict:
     better, worse, tied : tuple of str
         The metrics that called the map better than, worse than, or level with random.
     calls : tuple of MetricCall
+    uncounted : tuple of MetricCall
+        Calls shown but not counted: metrics that read only the magnitude of a signed map
+        (they judge ``|map|``, not the map).
     """
 
     label: str
@@ -105,6 +108,7 @@ class Verdict:
     worse: tuple[str, ...]
     tied: tuple[str, ...]
     calls: tuple[MetricCall, ...]
+    uncounted: tuple[MetricCall, ...] = ()
 
     @property
     def detail(self) -> str:
@@ -116,13 +120,20 @@ class Verdict:
         ]
         if self.tied:
             parts.append(f"tie: {', '.join(self.tied)}")
+        if self.uncounted:
+            said = ", ".join(f"{c.metric} {c.call}" for c in self.uncounted)
+            parts.append(f"on |map|, not counted: {said}")
         return "; ".join(parts) if parts else "no metric with a random reference was run"
 
     def __str__(self) -> str:
         return f"{self.label} ({self.detail})"
 
 
-def combine(calls: Sequence[MetricCall], min_interventions: int = 2) -> Verdict:
+def combine(
+    calls: Sequence[MetricCall],
+    min_interventions: int = 2,
+    uncounted: Sequence[MetricCall] = (),
+) -> Verdict:
     """The verdict of ``calls`` (see the module's docstring for the rule).
 
     Parameters
@@ -131,6 +142,8 @@ def combine(calls: Sequence[MetricCall], min_interventions: int = 2) -> Verdict:
     min_interventions : int, default=2
         How many different interventions must agree before the map is called better (or
         worse) than random.
+    uncounted : sequence of MetricCall, optional
+        Calls kept with the verdict for display only.
     """
     better = tuple(c.metric for c in calls if c.call == "better")
     worse = tuple(c.metric for c in calls if c.call == "worse")
@@ -143,4 +156,4 @@ def combine(calls: Sequence[MetricCall], min_interventions: int = 2) -> Verdict:
         label = WORSE
     else:
         label = INCONCLUSIVE
-    return Verdict(label, better, worse, tied, tuple(calls))
+    return Verdict(label, better, worse, tied, tuple(calls), tuple(uncounted))

@@ -14,6 +14,7 @@ from chronolens.metrics._evaluation_metrics import (
     METRICS,
     Settings,
     check_metrics,
+    column_order,
 )
 from chronolens.metrics._evaluation_table import NAN, Evaluation, MethodEvaluation
 from chronolens.metrics._verdict import Verdict, call_metric, combine
@@ -97,18 +98,23 @@ def _localization(exp: Any, truth: Any) -> dict[str, float]:
 def _faithfulness(
     model: Any, exp: Any, names: Sequence[str], settings: Settings, rule: tuple[float, int]
 ) -> tuple[dict[str, float], dict[str, float], Verdict]:
-    """Every metric's mean and random-reference mean, and the verdict of their calls."""
-    values, references, calls = {}, {}, []
+    """Every column's mean and random-reference mean, and the verdict of their calls."""
+    values, references = {}, {}
+    calls: list[Any] = []
+    uncounted: list[Any] = []
+    signed = bool(np.nanmin(exp.attributions) < 0)
+
+    def mean(per_case: np.ndarray) -> float:
+        return float(np.nanmean(per_case)) if np.isfinite(per_case).any() else NAN
+
     for name in names:
-        measured = METRICS[name].run(model, exp, settings)
-        values[name] = (
-            float(np.nanmean(measured.value)) if np.isfinite(measured.value).any() else NAN
-        )
-        finite = np.isfinite(measured.reference)
-        references[name] = float(np.nanmean(measured.reference)) if finite.any() else NAN
-        if np.isfinite(measured.improvement).any():
-            calls.append(call_metric(name, measured.intervention, measured.improvement, rule[0]))
-    return values, references, combine(calls, rule[1])
+        for column, measured in METRICS[name].run(model, exp, settings).items():
+            values[column] = mean(measured.value)
+            references[column] = mean(measured.reference)
+            if np.isfinite(measured.improvement).any():
+                call = call_metric(column, measured.intervention, measured.improvement, rule[0])
+                (calls if measured.reads_sign or not signed else uncounted).append(call)
+    return values, references, combine(calls, rule[1], uncounted)
 
 
 def evaluate(
@@ -261,4 +267,5 @@ def evaluate(
                 **_localization(exp, truth),
             )
         )
-    return Evaluation(rows=tuple(rows), has_mask=truth is not None, metric_names=names)
+    columns = column_order((column for row in rows for column in row.metrics), names)
+    return Evaluation(rows=tuple(rows), has_mask=truth is not None, metric_names=columns)
