@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from tests.counterfactual.planted import channel_black_box
 from torch import nn
 
 import chronolens as cl
 from chronolens.testing import model_state
 from chronolens.testing.checks import assert_model_unchanged
-from tests.counterfactual.conftest import channel_black_box
 
 
 class ChannelModel(nn.Module):
@@ -82,7 +82,9 @@ def test_one_distractor_is_the_nearest_true_positive():
     y = y.copy()
     y[3] = 0  # a case of class 1 labelled 0 is no distractor for class 1 ...
     y[4] = 1  # ... nor one of class 0 labelled 1 (the model disagrees)
-    cf = cl.counterfactual(channel_black_box, x, reference=(ref, y), method="comte", n_distractors=1)
+    cf = cl.counterfactual(
+        channel_black_box, x, reference=(ref, y), method="comte", n_distractors=1
+    )
     predicted = channel_black_box(ref).argmax(1)
     for i in range(len(x)):
         assert cf.reference_index[i] == _nearest_of_class(x[i], ref, y, 1, predicted)

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from tests.counterfactual.planted import WindowModel, planted_window_data, window_black_box
 
 import chronolens as cl
 from chronolens.testing import model_state
 from chronolens.testing.checks import assert_model_unchanged
-from tests.counterfactual.conftest import WindowModel, planted_window_data, window_black_box
 
 X, REF, Y = planted_window_data(n_query=1, n_ref=4)
 

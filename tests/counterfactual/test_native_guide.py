@@ -2,11 +2,22 @@
 
 import numpy as np
 import pytest
+from tests.counterfactual.planted import (
+    HI,
+    LO,
+    WindowModel,
+    planted_window_data,
+    window_black_box,
+)
 
 import chronolens as cl
 from chronolens.testing import model_state
 from chronolens.testing.checks import assert_model_unchanged
-from tests.counterfactual.conftest import HI, LO, WindowModel, window_black_box
+
+
+@pytest.fixture
+def window_data():
+    return planted_window_data()
 
 
 def literal_dtw(a, b):
@@ -124,7 +135,8 @@ def test_target_class_picks_a_neighbour_of_that_class():
     y = np.arange(12) % 3
 
     def model(batch):
-        return np.stack([batch[:, 0, :8].mean(1), batch[:, 1, 8:].mean(1), batch[:, 0, 8:].mean(1)], 1)
+        parts = [batch[:, 0, :8].mean(1), batch[:, 1, 8:].mean(1), batch[:, 0, 8:].mean(1)]
+        return np.stack(parts, 1)
 
     original = model(x).argmax(1)
     target = [(c + 1) % 3 for c in original]

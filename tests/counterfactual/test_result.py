@@ -6,10 +6,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from tests.counterfactual.planted import planted_window_data, window_black_box
 
 import chronolens as cl
 from chronolens.counterfactual import Counterfactual
-from tests.counterfactual.conftest import planted_window_data, window_black_box
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Planted ground truth for the counterfactual tests: models decided by one window or channel."""
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
@@ -70,8 +69,3 @@ def planted_window_data(seed: int = 0, n_query: int = 3, n_ref: int = 8):
     ref[y == 1, 1, LO:HI] += 1.0
     ref[y == 0, 1, LO:HI] -= 1.0
     return x, ref, y
-
-
-@pytest.fixture
-def window_data():
-    return planted_window_data()
