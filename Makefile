@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt "torch==2.13.0"
 	$(PIP) install -q -c constraints.txt -e ".[test,lint,xarray,keras,tensorflow,jax,dtw,dask,ray]"
+	$(PIP) install -q -c constraints.txt --no-deps "zennit>=0.5.1,<0.6"  # not its torchvision
 	touch $(STAMP)
 
 install: $(STAMP)
