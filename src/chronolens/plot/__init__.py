@@ -8,6 +8,10 @@ only (no ``pyplot`` state), so they work headless, in threads and in notebooks, 
 returned Figure is displayed by its own repr.
 """
 
+from chronolens.plot.counterfactual import plot_counterfactual
 from chronolens.plot.static import plot_comparison, plot_explanation
 
-__all__ = ["plot_comparison", "plot_explanation"]
+#: ``cl.plot.counterfactual(result, case=0)``: the name binds the function, not its module.
+counterfactual = plot_counterfactual
+
+__all__ = ["counterfactual", "plot_comparison", "plot_counterfactual", "plot_explanation"]
