@@ -121,3 +121,13 @@ def test_over_that_does_not_apply_names_what_does(tiny, tiny_x):
         stability(tiny, ig, over="baselines", baselines=["zeros"])
     with pytest.raises(ValueError, match="over"):
         stability(tiny, ig, over="layers")
+
+
+def test_unequal_lengths_rerun_each_length_unpadded(tiny, rng):
+    cases = [rng.normal(size=(3, t)).astype(np.float32) for t in (30, 24, 30)]
+    np.testing.assert_array_equal(
+        stability(tiny, cl.explain(tiny, cases, "saliency"), noise_scale=0.0, n_repeats=1), 1.0
+    )
+    padded = cl.explain(tiny, cases, "integrated_gradients", n_steps=4, pad_value=0.0)
+    with pytest.raises(ValueError, match="pad_value=None"):
+        stability(tiny, padded, over="baselines")

@@ -102,6 +102,20 @@ def custom_draws(
     return case_draws(seed, len(x), shape, draw)
 
 
+def check_rerunnable(explanation: Explanation) -> None:
+    """A clear error for unequal lengths explained with an array parameter (or ``pad_value``)."""
+    if explanation.lengths is None:
+        return
+    arrays = [name for name, value in explanation.params.items() if np.ndim(value) >= 2]
+    if arrays:
+        raise ValueError(
+            f"This metric re-runs the method on each length, unpadded, and this explanation of "
+            f"unequal-length series holds the array parameter(s) {', '.join(arrays)} of the "
+            "padded series (``pad_value`` holds a named baseline on the padding as an array). "
+            "Explain with pad_value=None and a named or constant baseline."
+        )
+
+
 def rerun(
     model: Any,
     explanation: Explanation,

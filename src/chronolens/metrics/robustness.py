@@ -33,6 +33,7 @@ from chronolens.explanation import Explanation
 from chronolens.metrics._rerun import (
     case_draws,
     check_explanation,
+    check_rerunnable,
     custom_draws,
     explained_target,
     per_case_by_length,
@@ -251,6 +252,7 @@ def max_sensitivity(
     (3,)
     """
     check_explanation(explanation)
+    check_rerunnable(explanation)
     radius = check_float(radius, "radius", minimum=0.0)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     if norm_ord != "fro" and (isinstance(norm_ord, (bool, str)) or not np.isreal(norm_ord)):

@@ -29,6 +29,7 @@ from chronolens.explanation import Explanation
 from chronolens.metrics._rerun import (
     case_draws,
     check_explanation,
+    check_rerunnable,
     explained_target,
     per_case_by_length,
     rerun,
@@ -71,7 +72,7 @@ def _baseline_names(explanation: Explanation, chosen: Sequence[Any] | None) -> l
         raise TypeError(f"`baselines` must be a list of baselines; got {chosen!r}.")
     checked = [check_baseline(value, name="baselines") for value in chosen]
     own = explanation.params.get("baseline", spec.default("baseline"))
-    names = [value for value in checked if not (isinstance(value, str) and value == own)]
+    names = [v for v in checked if not (isinstance(v, str) and isinstance(own, str) and v == own)]
     if not names:
         raise ValueError(
             f"`baselines` holds only the explanation's own baseline {own!r}; pass others, e.g. "
@@ -183,6 +184,7 @@ def stability(
     batch_size = check_batch_size(batch_size)
     seed = check_int(seed, "seed", minimum=0)
     _spec(explanation)
+    check_rerunnable(explanation)
     chosen = _baseline_names(explanation, baselines) if over == "baselines" else []
     own_seed = _check_seeds(explanation) if over == "seeds" else 0
 
