@@ -190,7 +190,12 @@ def _infidelity(model: Any, exp: Explanation, s: Settings) -> dict[str, Measured
     """
     from chronolens.metrics.robustness import infidelity
 
-    common = {"target": s.target, "batch_size": s.batch_size, "seed": s.seed, "normalize": True}
+    common: dict[str, Any] = {
+        "target": s.target,
+        "batch_size": s.batch_size,
+        "seed": s.seed,
+        "normalize": True,
+    }
 
     def best(map_: Explanation) -> np.ndarray:
         readings = [infidelity(model, map_, multiply_by_inputs=m, **common) for m in (False, True)]

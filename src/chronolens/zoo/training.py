@@ -26,9 +26,11 @@ def fit(
     seed: int = 0,
     x_val: Any = None,
     y_val: Any = None,
+    validation: float | None = None,
+    patience: int | None = None,
     restore_best: bool = False,
     progress: bool | None = None,
-) -> dict[str, list[float]]:
+) -> dict[str, list[Any]]:
     """Train a classifier with Adam and cross-entropy; the model is left in eval mode.
 
     Parameters
@@ -39,36 +41,53 @@ def fit(
     y : array-like of shape (n_cases,)
         Integer class labels.
     epochs, batch_size : int
+        ``epochs`` is the most epochs run (fewer with ``patience``).
     lr, weight_decay : float
     seed : int, default=0
-        Seed of the shuffling (and of dropout), without touching torch's global random state.
+        Seed of the shuffling, of the validation split and of dropout, without touching torch's
+        global random state.
     x_val, y_val : array-like, optional
-        Validation data; its accuracy is recorded each epoch.
+        Validation data; its loss and accuracy are recorded each epoch.
+    validation : float, optional
+        Instead of ``x_val``: hold out this fraction of ``(x, y)`` (per class, at least one
+        case of each class with two or more, seeded) as validation data, trained on the rest.
+        The held-out cases are in ``history["validation_cases"]``.
+    patience : int, optional
+        Early stopping (needs validation data): stop once the validation loss has not improved
+        for ``patience`` epochs, and leave the model with the weights of the epoch of lowest
+        validation loss (``history["best_epoch"]``, 0-based; ``history["epochs_run"]``).
     restore_best : bool, default=False
-        With validation data: leave the model with the weights of the epoch of highest
-        validation accuracy (the first such epoch), not those of the last epoch. The epoch is
-        in ``history["best_epoch"]`` (0-based).
+        Without ``patience``, with validation data: leave the model with the weights of the
+        epoch of highest validation accuracy (the first such epoch), not those of the last
+        epoch. The epoch is in ``history["best_epoch"]`` (0-based).
     progress : bool or None, default=None
         Show a progress bar over epochs (None: only if training takes over 2 seconds).
 
     Returns
     -------
     dict
-        ``{"loss": [...], "accuracy": [...], "val_accuracy": [...]}`` per epoch, and
-        ``"best_epoch": [epoch]`` with ``restore_best``.
+        ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}`` per
+        epoch run, and ``"best_epoch": [epoch]`` with ``restore_best`` or ``patience``.
     """
     from chronolens._progress import Progress
 
-    inputs, labels, validation = _tensors(x, y, x_val, y_val)
-    if restore_best and validation is None:
-        raise ValueError("`restore_best=True` needs validation data: pass `x_val` and `y_val`.")
+    inputs, labels, validation_data, held_out = _split(x, y, x_val, y_val, validation, seed)
+    if patience is not None:
+        patience = _check_patience(patience, validation_data)
+    if restore_best and validation_data is None:
+        raise ValueError(
+            "`restore_best=True` needs validation data: pass `x_val` and `y_val`, or "
+            "`validation=0.2`."
+        )
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_accuracy": []}
+    history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     _, classes = encode_labels(y)
     if classes is not None:
         history["classes"] = classes
+    if held_out is not None:
+        history["validation_cases"] = held_out.tolist()
     bar = Progress(progress, description="training", unit="epoch")
     bar.start(epochs)
     try:
@@ -78,12 +97,20 @@ def fit(
                 loss, train_acc = _epoch(model, optimizer, inputs, labels, batch_size, generator)
                 history["loss"].append(loss)
                 history["accuracy"].append(train_acc)
-                if validation is not None:
-                    history["val_accuracy"].append(accuracy(model, *validation))
-                    if restore_best and (best is None or history["val_accuracy"][-1] > best[0]):
-                        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                        best = (history["val_accuracy"][-1], epoch, state)
                 bar.advance(1)
+                if validation_data is None:
+                    continue
+                val_loss, val_acc = _evaluate(model, *validation_data)
+                history["val_loss"].append(val_loss)
+                history["val_accuracy"].append(val_acc)
+                # lower loss (early stopping), or higher accuracy (restore_best alone)
+                value = val_loss if patience is not None else -val_acc
+                if (patience is not None or restore_best) and (best is None or value < best[0]):
+                    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best = (value, epoch, state)
+                if patience is not None and best is not None and epoch - best[1] >= patience:
+                    break
+            history["epochs_run"] = [len(history["loss"])]
             if best is not None:
                 model.load_state_dict(best[2])
                 history["best_epoch"] = [best[1]]
@@ -92,6 +119,65 @@ def fit(
         model.eval()
         optimizer.zero_grad(set_to_none=True)
     return history
+
+
+def _check_patience(patience: Any, validation: Any) -> int:
+    from chronolens._validation import check_int
+
+    value = check_int(patience, "patience", minimum=1)
+    if validation is None:
+        raise ValueError(
+            "`patience` stops on the validation loss: pass `validation=0.2` (a held-out "
+            "fraction of the training data) or `x_val` and `y_val`."
+        )
+    return value
+
+
+def _split(
+    x: Any, y: Any, x_val: Any, y_val: Any, validation: float | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, Any, np.ndarray | None]:
+    """The training tensors, the validation pair (or None) and the held-out case indices."""
+    inputs, labels, given = _tensors(x, y, x_val, y_val)
+    if validation is None:
+        return inputs, labels, given, None
+    from chronolens._validation import check_float
+
+    fraction = check_float(validation, "validation", minimum=0.0, maximum=1.0, strict_minimum=True)
+    if given is not None or fraction >= 1.0:
+        raise ValueError(
+            "Pass either `validation` (a fraction below 1 of the training data) or `x_val` and "
+            f"`y_val`, not both; got validation={validation!r}."
+        )
+    rng = np.random.default_rng([seed, 1])
+    codes = labels.numpy()
+    held = []
+    for klass in np.unique(codes):
+        members = rng.permutation(np.flatnonzero(codes == klass))
+        if len(members) > 1:
+            held.extend(members[: max(1, round(fraction * len(members)))].tolist())
+    held_out = np.sort(np.asarray(held, dtype=np.int64))
+    kept = np.setdiff1d(np.arange(len(codes)), held_out)
+    if held_out.size == 0 or kept.size == 0:
+        raise ValueError(
+            f"`validation={validation!r}` leaves no validation or no training case of "
+            f"{len(codes)}; use a fraction that keeps both, or pass `x_val` and `y_val`."
+        )
+    index = torch.from_numpy(held_out)
+    rest = torch.from_numpy(kept)
+    return inputs[rest], labels[rest], (inputs[index], labels[index]), held_out
+
+
+def _evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on the validation data, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            logits = torch.cat([model(inputs[i : i + 256]) for i in range(0, len(inputs), 256)])
+            loss = float(nn.functional.cross_entropy(logits, labels))
+    finally:
+        model.train(was_training)
+    return loss, float((logits.argmax(1) == labels).float().mean())
 
 
 def _tensors(
