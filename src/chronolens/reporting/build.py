@@ -16,6 +16,7 @@ import numpy as np
 from chronolens._deprecation import renamed_keyword
 from chronolens._validation import check_batch_size, check_bool, check_int
 from chronolens.explanation import Explanation
+from chronolens.reporting._counterfactual import counterfactual_section as cf_section
 from chronolens.reporting._dataset import dataset_section, open_job
 from chronolens.reporting._html import render
 from chronolens.reporting._payload import build_payload
@@ -223,6 +224,7 @@ def report(
     progress: bool | None = None,
     pad_value: float | None = None,
     dataset: Any = None,
+    counterfactual: Any = None,
 ) -> Path:
     """Write one self-contained HTML report of what ``model`` looks at in ``x``.
 
@@ -298,6 +300,8 @@ def report(
         A finished :func:`chronolens.explain_dataset` job (or its ``.zarr`` output): adds a
         "Whole dataset" section (per-class mean maps, per-channel importance with 95 %
         bootstrap intervals, the top windows across the dataset), read chunk by chunk.
+    counterfactual : Counterfactual, dict of chronolens.counterfactual options, or True
+        Adds a "Counterfactuals" section: see :mod:`chronolens.reporting._counterfactual`.
 
     Returns
     -------
@@ -388,6 +392,7 @@ def report(
         )
     )
     payload["dataset"] = dataset_section(job, payload, max_points, seed)
+    payload.update(cf_section(model, x, counterfactual, payload, labels, layout, ragged))
     title = title or "chronolens report"
     page = render(title, {"title": title, "version": _version(), **payload})
     path.parent.mkdir(parents=True, exist_ok=True)
