@@ -1,4 +1,7 @@
-"""The ``chronolens`` command line: ``demo``, ``explain``, ``report``, ``evaluate``, ``methods``."""
+"""The ``chronolens`` command line: ``demo``, ``explain``, ``report``, ``evaluate``, ``methods``.
+
+``counterfactual`` is in :mod:`chronolens._cli_counterfactual`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chronolens._cli_counterfactual import add_counterfactual
 from chronolens._cli_dataset import add_dataset_arguments, command_dataset, is_dataset_job
 from chronolens._cli_lengths import add_length_arguments, load_cases
 
@@ -314,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explain(commands)
     _add_report(commands)
     _add_evaluate(commands)
+    add_counterfactual(commands)
     listing = commands.add_parser("methods", help="list the registered methods")
     listing.set_defaults(run=_command_methods)
     return parser
