@@ -70,7 +70,7 @@ def test_traced_chain_is_incremental_and_equals_full_recomputation(net, channels
     params = dict(window=5, stride=3, channels=channels, target=1, baseline="mean")
     fast = cl.explain(model, x, "occlusion", **params)
     full = cl.explain(Untraceable(model), x, "occlusion", **params)
-    assert fast.extras["occlusion_path"] == "incremental"
+    assert fast.extras["occlusion_path"] == "incremental-chain"
     assert full.extras["occlusion_path"] == "full"
     scale = np.abs(full.attributions).max()
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)
@@ -80,7 +80,7 @@ def test_traced_chain_matches_captum_occlusion():
     model = GapNet().eval()
     x = np.random.default_rng(3).normal(size=(3, 3, 41)).astype(np.float32)
     exp = cl.explain(model, x, "occlusion", window=5, stride=3, target=2)
-    assert exp.extras["occlusion_path"] == "incremental"
+    assert exp.extras["occlusion_path"] == "incremental-chain"
     expected = Occlusion(model).attribute(
         torch.from_numpy(x), sliding_window_shapes=(1, 5), strides=(1, 3), target=2, baselines=0.0
     )
@@ -92,7 +92,7 @@ def test_feature_ablation_is_incremental_on_a_traced_chain():
     x = np.random.default_rng(4).normal(size=(2, 3, 40)).astype(np.float32)
     fast = cl.explain(model, x, "feature_ablation", target=0)
     full = cl.explain(Untraceable(model), x, "feature_ablation", target=0)
-    assert fast.extras["occlusion_path"] == "incremental"
+    assert fast.extras["occlusion_path"] == "incremental-chain"
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-6)
 
 

@@ -63,6 +63,8 @@ def _local_step(module: nn.Module) -> _Step | None:
     if params is None:
         return None
     kernel, stride, left, right, dilation = params
+    if isinstance(module, nn.InstanceNorm1d) and not module.track_running_stats:
+        return None  # normalises with statistics over time: not local
     if isinstance(module, POINTWISE):
         return _Step(module, "pointwise")
     if isinstance(module, nn.Conv1d):
@@ -177,22 +179,7 @@ class IncrementalPlan:
     ) -> torch.Tensor:
         device = x.device
         case, start, stop, channel = (t.to(device) for t in (case, start, stop, channel))
-        n_channels, n_timepoints = x.shape[1], x.shape[2]
-        # Input level: the perturbed values over a fixed-width slice holding the interval.
-        region = torch.clamp(start, max=n_timepoints - width)
-        time = region[:, None] + torch.arange(width, device=device)
-        channel_index = torch.arange(n_channels, device=device)
-        # Slices of equal width at per-row offsets: index a sliding-window view (no copy) with
-        # one (case, offset) pair per row, instead of one index per element.
-        gathered = x.unfold(2, width, 1)[case, :, region]
-        inside = (time >= start[:, None]) & (time < stop[:, None])
-        chosen = (channel[:, None] == -1) | (channel[:, None] == channel_index[None, :])
-        replace = chosen[:, :, None] & inside[:, None, :]
-        if replacement is None:
-            values = interval_means(x, case, start, stop)[:, :, None].expand_as(gathered)
-        else:
-            values = replacement.unfold(2, width, 1)[case, :, region]
-        new = torch.where(replace, values, gathered)
+        new, region = input_stretch(x, replacement, case, start, stop, channel, width)
         offset = region
         for layer, step in enumerate(self.steps):
             if step.kind == "pointwise":
@@ -226,6 +213,38 @@ class IncrementalPlan:
             region_weights = weights.unfold(2, size, 1)[rows, :, offset]
             return -(delta * region_weights).sum(dim=(1, 2))
         return -(delta.sum(dim=-1) * weights).sum(dim=1) / last.shape[-1]
+
+
+def input_stretch(
+    x: torch.Tensor,
+    replacement: torch.Tensor | None,
+    case: torch.Tensor,
+    start: torch.Tensor,
+    stop: torch.Tensor,
+    channel: torch.Tensor,
+    width: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Perturbed input over a ``width``-point slice holding each row's interval, and its start.
+
+    Row ``r`` replaces ``x[case[r]]`` on ``start[r] ... stop[r] - 1`` in channel ``channel[r]``
+    (-1: every channel) by ``replacement`` (None: the interval's mean per channel).
+    """
+    device = x.device
+    n_channels, n_timepoints = x.shape[1], x.shape[2]
+    region = torch.clamp(start, max=n_timepoints - width)
+    time = region[:, None] + torch.arange(width, device=device)
+    channel_index = torch.arange(n_channels, device=device)
+    # Slices of equal width at per-row offsets: index a sliding-window view (no copy) with
+    # one (case, offset) pair per row, instead of one index per element.
+    gathered = x.unfold(2, width, 1)[case, :, region]
+    inside = (time >= start[:, None]) & (time < stop[:, None])
+    chosen = (channel[:, None] == -1) | (channel[:, None] == channel_index[None, :])
+    replace = chosen[:, :, None] & inside[:, None, :]
+    if replacement is None:
+        values = interval_means(x, case, start, stop)[:, :, None].expand_as(gathered)
+    else:
+        values = replacement.unfold(2, width, 1)[case, :, region]
+    return torch.where(replace, values, gathered), region
 
 
 def incremental_plan(

@@ -4,8 +4,9 @@ Every perturbation method reduces to: for each case and each perturbation (an in
 one channel or in all channels), how much the target score drops when those values are replaced
 by a baseline (:mod:`chronolens.baselines`). :func:`score_drops` computes that matrix
 ``(n_cases, n_perturbations)``, batching (case, perturbation) pairs as rows, under
-``torch.inference_mode``. For convolutional PyTorch models it uses the exact incremental path
-of :mod:`chronolens.attribution._incremental`.
+``torch.inference_mode``. For convolutional PyTorch models it uses an exact incremental engine:
+:mod:`chronolens.attribution._incremental` (chains) or
+:mod:`chronolens.attribution._incremental_graph` (traced graphs).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import torch
 from chronolens._batching import chunks
 from chronolens._progress import Progress
 from chronolens.attribution._common import selected_scores
-from chronolens.attribution._incremental import incremental_plan
+from chronolens.attribution._incremental import IncrementalPlan, incremental_plan
+from chronolens.attribution._incremental_graph import GraphPlan, graph_plan
 from chronolens.attribution._segments import Perturbations
 from chronolens.baselines import interval_means
 from chronolens.models.base import Model
@@ -57,18 +59,27 @@ def score_drops(
     drops : torch.Tensor of shape (n_cases, n_perturbations)
     scores : torch.Tensor of shape (n_cases,)
         The unperturbed target scores.
-    path : {"incremental", "full"}
-        Which engine ran.
+    path : {"incremental-chain", "incremental-graph", "full"}
+        Which engine ran: the chain engine (:mod:`chronolens.attribution._incremental`) for a
+        model that is a line of local layers and an affine head, the graph engine
+        (:mod:`chronolens.attribution._incremental_graph`) for a traced graph of known
+        operations (residual shortcuts, branches, ``torch.export`` programs), else full
+        recomputation.
     """
     n, m = x.shape[0], len(perturbations)
-    plan = incremental_plan(model, target, x.shape[1], x.shape[2])
+    plan: IncrementalPlan | GraphPlan | None = incremental_plan(
+        model, target, x.shape[1], x.shape[2]
+    )
+    path = "incremental-chain"
+    if plan is None and n and m:
+        plan, path = graph_plan(model, x), "incremental-graph"
     progress.start(n * m)
     if plan is not None:
         with torch.inference_mode():
             drops, scores = plan.score_drops(
                 x, target, perturbations, replacement, batch_size, progress
             )
-        return drops, scores, "incremental"
+        return drops, scores, path
     scores = selected_scores(model, x, target, batch_size)
     drops = torch.empty(n, m)
     with torch.inference_mode():
