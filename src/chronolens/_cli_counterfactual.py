@@ -32,10 +32,13 @@ _FLAGS = {
 
 
 def _in_flags(message: str) -> str:
+    """Say a message in this command's terms: ``search='best'`` -> ``--search best``."""
     for name, flag in _FLAGS.items():
-        message = re.sub(
-            rf"\b{name}=('([^']*)'|(\w+))", lambda m, f=flag: f"{f} {m[2] or m[3]}", message
-        )
+
+        def as_flag(match: re.Match[str], flag: str = flag) -> str:
+            return f"{flag} {match[2] or match[3]}"
+
+        message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
         message = message.replace(f"`{name}`", flag)
     return message
 
