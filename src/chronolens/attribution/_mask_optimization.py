@@ -15,6 +15,7 @@ batch of any size (up to float tolerance).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -47,18 +48,84 @@ def unperturbed_scores(model: Model, x: torch.Tensor, target: Target) -> torch.T
     return target.select(model.scores(x)).detach().to(x.device, x.dtype)
 
 
-def make_optimiser(
-    parameters: Sequence[torch.Tensor], name: str, learning_rate: float, momentum: float = 0.0
-) -> torch.optim.Optimizer:
-    """Adam (``"adam"``) or SGD with momentum (``"sgd"``) over the per-case parameters."""
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=learning_rate)
-    return torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum)
+class Optimiser:
+    """Adam or SGD with momentum, element by element, with PyTorch's update rules.
+
+    Written here rather than taken from ``torch.optim``, whose first use imports the compiler
+    stack (seconds); the updates are those of ``torch.optim.Adam`` (no weight decay) and
+    ``torch.optim.SGD`` (no dampening, no Nesterov).
+
+    Parameters
+    ----------
+    parameters : sequence of torch.Tensor
+        Leaf tensors with ``requires_grad``.
+    name : {"adam", "sgd"}
+        The rule.
+    learning_rate : float
+        Step size.
+    momentum : float, default=0.0
+        SGD's momentum.
+    betas : tuple of float, default=(0.9, 0.999)
+        Adam's decay rates.
+    eps : float, default=1e-8
+        Adam's denominator guard.
+    """
+
+    def __init__(
+        self,
+        parameters: Sequence[torch.Tensor],
+        name: str,
+        learning_rate: float,
+        momentum: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.parameters = list(parameters)
+        self.name, self.learning_rate, self.momentum = name, learning_rate, momentum
+        self.betas, self.eps = betas, eps
+        self.first: list[torch.Tensor | None] = [None] * len(self.parameters)
+        self.second: list[torch.Tensor | None] = [None] * len(self.parameters)
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of the last step."""
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of every parameter from its ``.grad``."""
+        self.steps += 1
+        for i, parameter in enumerate(self.parameters):
+            grad = parameter.grad
+            if grad is None:
+                continue
+            if self.name == "adam":
+                self._adam(i, parameter, grad)
+            else:
+                buffer = self.first[i]
+                buffer = grad.clone() if buffer is None else buffer.mul_(self.momentum).add_(grad)
+                self.first[i] = buffer
+                parameter.sub_(self.learning_rate * buffer)
+
+    def _adam(self, i: int, parameter: torch.Tensor, grad: torch.Tensor) -> None:
+        beta_1, beta_2 = self.betas
+        first = self.first[i]
+        second = self.second[i]
+        first = torch.zeros_like(grad) if first is None else first
+        second = torch.zeros_like(grad) if second is None else second
+        first.mul_(beta_1).add_(grad, alpha=1.0 - beta_1)
+        second.mul_(beta_2).addcmul_(grad, grad, value=1.0 - beta_2)
+        self.first[i], self.second[i] = first, second
+        correction_1 = 1.0 - beta_1**self.steps
+        correction_2 = 1.0 - beta_2**self.steps
+        denominator = (second.sqrt() / math.sqrt(correction_2)).add_(self.eps)
+        parameter.addcdiv_(first, denominator, value=-self.learning_rate / correction_1)
 
 
 def run_steps(
     objective: Objective,
-    optimiser: torch.optim.Optimizer,
+    optimiser: Optimiser,
     n_steps: int,
     progress: Progress,
     rows: int,
@@ -70,7 +137,7 @@ def run_steps(
     """
     with torch.inference_mode(False), torch.enable_grad():
         for step in range(n_steps):
-            optimiser.zero_grad(set_to_none=True)
+            optimiser.zero_grad()
             loss, _ = objective(step)
             loss.backward()
             optimiser.step()

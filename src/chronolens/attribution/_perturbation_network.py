@@ -64,18 +64,18 @@ def _direction(
     gates_in = torch.einsum("ngc,nct->ntg", w_ih, inputs) + b_ih[:, None, :]
     n, t = inputs.shape[0], inputs.shape[-1]
     hidden = w_hh.shape[-1]
-    state = inputs.new_zeros(n, hidden)
+    state = inputs.new_zeros(n, hidden, 1)
     states: list[torch.Tensor] = [state] * t
     for step in reversed(range(t)) if reverse else range(t):
-        gates_h = torch.einsum("ngh,nh->ng", w_hh, state) + b_hh
-        r_in, z_in, n_in = gates_in[:, step].chunk(3, dim=1)
-        r_h, z_h, n_h = gates_h.chunk(3, dim=1)
-        reset = torch.sigmoid(r_in + r_h)
-        update = torch.sigmoid(z_in + z_h)
-        candidate = torch.tanh(n_in + reset * n_h)
-        state = (1.0 - update) * candidate + update * state
+        gates_h = torch.baddbmm(b_hh[:, :, None], w_hh, state)  # (n, 3 hidden, 1)
+        gates_x = gates_in[:, step, :, None]
+        reset, update = torch.sigmoid(gates_x[:, : 2 * hidden] + gates_h[:, : 2 * hidden]).chunk(
+            2, dim=1
+        )
+        candidate = torch.tanh(gates_x[:, 2 * hidden :] + reset * gates_h[:, 2 * hidden :])
+        state = candidate + update * (state - candidate)
         states[step] = state
-    return torch.stack(states, dim=1)
+    return torch.cat(states, dim=2).transpose(1, 2)
 
 
 def replacement_values(inputs: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:

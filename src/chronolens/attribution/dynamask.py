@@ -44,8 +44,8 @@ from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_bool, check_choice, check_float, check_int
 from chronolens.attribution import _mask_perturbations as ops
 from chronolens.attribution._mask_optimization import (
+    Optimiser,
     final_terms,
-    make_optimiser,
     run_steps,
     target_scores,
     time_variation,
@@ -109,7 +109,7 @@ def _fit_chunk(
     def project() -> None:
         mask.clamp_(0.0, 1.0)
 
-    optimiser = make_optimiser([mask], "sgd", settings["learning_rate"], settings["momentum"])
+    optimiser = Optimiser([mask], "sgd", settings["learning_rate"], settings["momentum"])
     run_steps(objective, optimiser, settings["n_steps"], progress, len(x), project)
     return mask.detach(), final_terms(objective, settings["n_steps"])
 

@@ -36,8 +36,8 @@ from chronolens._progress import SILENT, Progress
 from chronolens._validation import check_float, check_int, resolve_seed
 from chronolens.attribution import _perturbation_network as network
 from chronolens.attribution._mask_optimization import (
+    Optimiser,
     final_terms,
-    make_optimiser,
     run_steps,
     target_scores,
     unperturbed_scores,
@@ -88,7 +88,7 @@ def _fit_chunk(
         mask.clamp_(0.0, 1.0)
 
     parameters = [mask, *weights.values()]
-    optimiser = make_optimiser(parameters, "adam", settings["learning_rate"])
+    optimiser = Optimiser(parameters, "adam", settings["learning_rate"])
     run_steps(objective, optimiser, settings["n_steps"], progress, len(x), project)
     terms = final_terms(objective, settings["n_steps"])
     return mask.detach(), found["replacement"].detach(), terms
