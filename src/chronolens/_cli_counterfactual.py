@@ -26,6 +26,7 @@ _FLAGS = {
     "max_length": "--max-length",
     "search": "--search",
     "n_distractors": "--n-distractors",
+    "seed": "--seed",
     "batch_size": "--batch-size",
     "layout": "--layout",
 }
@@ -79,8 +80,9 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "max_length": args.max_length,
         "search": args.search,
         "n_distractors": args.n_distractors,
+        "seed": args.seed,
     }
-    own = {"comte": ("search", "n_distractors")}.get(
+    own = {"comte": ("search", "n_distractors", "seed")}.get(
         args.method, ("distance", "relevance", "window", "max_length")
     )
     wrong = [_FLAGS[k] for k, v in given.items() if v is not None and k not in own]
@@ -151,7 +153,8 @@ def add_counterfactual(commands: Any) -> None:
     cf.add_argument("--relevance", help="Native Guide: method name of the NUN's relevance map")
     cf.add_argument("--window", choices=["all", "one"], help="Native Guide: channels copied")
     cf.add_argument("--max-length", type=int, help="Native Guide: longest window")
-    cf.add_argument("--search", choices=["greedy", "exhaustive"], help="CoMTE's search")
+    cf.add_argument("--search", choices=["greedy", "optimized", "exhaustive"], help="CoMTE")
+    cf.add_argument("--seed", type=int, help="CoMTE: seed of the optimized search")
     cf.add_argument("--n-distractors", type=int, help="CoMTE: distractors tried (default 2)")
     cf.add_argument("--batch-size", type=int, default=128, help="rows per model call")
     cf.add_argument("--out", required=True, help="output file (.npz)")

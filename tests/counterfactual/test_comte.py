@@ -50,7 +50,7 @@ def _nearest_of_class(query, ref, y, klass, predicted):
     return best
 
 
-@pytest.mark.parametrize("search", ["greedy", "exhaustive"])
+@pytest.mark.parametrize("search", ["greedy", "optimized", "exhaustive"])
 @pytest.mark.parametrize("kind", ["torch", "black_box"])
 def test_swaps_exactly_the_deciding_channel(kind, search):
     x, ref, y = _data()
@@ -104,6 +104,9 @@ def test_greedy_adds_channels_until_the_class_flips():
     cf = cl.counterfactual(model, x, reference=ref, method="comte")
     assert cf.validity.all()
     assert np.array_equal(cf.changed.any(axis=2), np.tile([True, False, False, True], (2, 1)))
+    climbed = cl.counterfactual(model, x, reference=ref, method="comte", search="optimized")
+    np.testing.assert_array_equal(climbed.changed, cf.changed)
+    assert climbed.params["seed"] == 0
 
 
 def test_default_target_is_the_second_most_probable_class():

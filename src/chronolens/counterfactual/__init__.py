@@ -44,7 +44,7 @@ def _check_options(method: str, options: dict[str, Any], n_channels: int) -> dic
     """The method's own parameters, checked; the other method's are refused by name."""
     own = {
         "native_guide": {"distance", "relevance", "relevance_params", "window", "max_length"},
-        "comte": {"search", "n_distractors"},
+        "comte": {"search", "n_distractors", "seed"},
     }[method]
     other = set(options) - own
     if other:
@@ -58,14 +58,17 @@ def _check_options(method: str, options: dict[str, Any], n_channels: int) -> dic
                 "method='comte' swaps whole channels and needs several; `x` has one channel. "
                 "Use method='native_guide' for single-channel series."
             )
-        search = check_choice(options.get("search", "greedy"), "search", ("greedy", "exhaustive"))
+        search = check_choice(
+            options.get("search", "greedy"), "search", ("greedy", "optimized", "exhaustive")
+        )
         if search == "exhaustive" and n_channels > MAX_EXHAUSTIVE_CHANNELS:
             raise ValueError(
                 f"search='exhaustive' tries every channel set and allows up to "
                 f"{MAX_EXHAUSTIVE_CHANNELS} channels; `x` has {n_channels}. Use search='greedy'."
             )
         count = check_int(options.get("n_distractors", 2), "n_distractors", minimum=1)
-        return {"search": search, "n_distractors": count}
+        seed = check_int(options.get("seed", 0), "seed", minimum=0)
+        return {"search": search, "n_distractors": count, "seed": seed}
     params = options.get("relevance_params") or {}
     if not isinstance(params, Mapping):
         raise TypeError(f"`relevance_params` must be a dict; got {type(params).__name__}.")
@@ -184,8 +187,9 @@ def counterfactual(
         ``relevance_params`` (its parameters), ``window`` ("all": the window spans every
         channel; "one": one channel, chosen by a per-channel map, default "channel_grad_cam"
         else "occlusion"), ``max_length`` (longest window, default the series).
-        CoMTE: ``search`` ("greedy", CoMTE's; "exhaustive": a proven fewest channels, up to 12
-        channels) and ``n_distractors`` (default 2).
+        CoMTE: ``search`` ("greedy", CoMTE's brute-force search; "optimized", CoMTE's random
+        hill climb, seeded by ``seed``, default 0; "exhaustive": a proven fewest channels, up
+        to 12 channels) and ``n_distractors`` (default 2).
 
     Returns
     -------
@@ -201,9 +205,9 @@ def counterfactual(
     Examples
     --------
     >>> import numpy as np, chronolens as cl
-    >>> def model(x):  # a black box: class 1 when channel 0 is high on points 10..20
-    ...     high = x[:, 0, 10:20].mean(axis=1) > 0.5
-    ...     return np.stack([~high, high], axis=1).astype("float32")
+    >>> def model(x):  # a black box: class 1 when channel 0 is high on points 10..19
+    ...     p = 1 / (1 + np.exp(-8 * (x[:, 0, 10:20].mean(axis=1) - 0.5)))
+    ...     return np.stack([1 - p, p], axis=1)
     >>> x = np.zeros((1, 2, 40), dtype="float32")
     >>> ref = np.zeros((2, 2, 40), dtype="float32"); ref[1, 0, 5:25] = 1.0
     >>> cf = cl.counterfactual(model, x, reference=ref, relevance="occlusion")
