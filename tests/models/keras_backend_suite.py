@@ -14,6 +14,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import chronolens as cl  # noqa: E402
+from chronolens._methods_propagation import SPECS as PROPAGATION_SPECS  # noqa: E402
 from chronolens.attribution._receptive_field import _probe  # noqa: E402
 from chronolens.models import adapt  # noqa: E402
 from chronolens.models.base import CapabilityError  # noqa: E402
@@ -24,9 +25,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from keras_twins import (  # noqa: E402
     data,
     keras_conv,
+    keras_fused,
     keras_gap,
     subclassed_copy,
     torch_conv_twin,
+    torch_fused_twin,
     torch_gap_twin,
 )
 
@@ -69,6 +72,11 @@ def gap():
 def test_parity_with_torch_twin(conv, method):
     model, twin = conv
     x = data()
+    if REGISTRY[method].needs_rules and BACKEND != "torch":
+        # Propagation methods change torch modules' backward passes: the torch backend only.
+        with pytest.raises(CapabilityError, match="KERAS_BACKEND=torch"):
+            cl.explain(model, x, method, **params_of(method))
+        return
     got = cl.explain(model, x, method, **params_of(method))
     expected = cl.explain(twin, x, method, **params_of(method))
     assert got.attributions.shape == expected.attributions.shape
@@ -150,6 +158,28 @@ def test_model_and_input_untouched():
     for key in ("layers", "variables", "requires_grad", "training"):
         assert before[key] == after[key], key
     np.testing.assert_array_equal(x, x_before)
+
+
+PROPAGATION = [spec.name for spec in PROPAGATION_SPECS]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="propagation rules need the torch backend")
+@pytest.mark.parametrize("method", PROPAGATION)
+def test_fused_activations_parity_and_model_as_found(method):
+    """Conv1D/Dense with ``activation=``, a Keras ReLU layer and a global max pool."""
+    model = keras_fused()
+    twin = torch_fused_twin(model)
+    x = data(seed=5)
+    functions = [getattr(layer, "activation", None) for layer in model.layers]
+    before = _state(model)
+    got = cl.explain(model, x, method, **params_of(method))
+    expected = cl.explain(twin, x, method, **params_of(method))
+    assert_same(got.attributions, expected.attributions)
+    assert [getattr(layer, "activation", None) for layer in model.layers] == functions
+    assert not any(layer._forward_hooks or layer._forward_pre_hooks for layer in model.layers)
+    after = _state(model)
+    for old, new in zip(before["weights"], after["weights"]):
+        np.testing.assert_array_equal(old, new)
 
 
 def test_subclassed_model(conv):

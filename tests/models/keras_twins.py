@@ -138,6 +138,52 @@ def torch_gap_twin(model):
     return twin.eval()
 
 
+def keras_fused(n_channels=N_CHANNELS, n_timepoints=N_TIMEPOINTS, n_classes=N_CLASSES, seed=2):
+    """Activations fused into Conv1D and Dense (``activation=``), a ReLU layer, a global max."""
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((n_timepoints, n_channels)),
+            layers.Conv1D(6, 5, activation="relu", name="conv1"),
+            layers.Conv1D(6, 3, name="conv2"),
+            layers.ReLU(name="relu2"),
+            layers.Conv1D(4, 3, activation="tanh", name="conv3"),
+            layers.GlobalMaxPooling1D(name="pool"),
+            layers.Dense(5, activation="relu", name="hidden"),
+            layers.Dense(n_classes, name="fc"),
+        ]
+    )
+    return randomise(model, seed)
+
+
+def torch_fused_twin(model):
+    """The PyTorch version of :func:`keras_fused`, each activation a module."""
+    n_channels = model.inputs[0].shape[-1]
+    twin = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv1d(n_channels, 6, 5),
+            relu1=nn.ReLU(),
+            conv2=nn.Conv1d(6, 6, 3),
+            relu2=nn.ReLU(),
+            conv3=nn.Conv1d(6, 4, 3),
+            tanh3=nn.Tanh(),
+            pool=nn.AdaptiveMaxPool1d(1),
+            flatten=nn.Flatten(),
+            hidden=nn.Linear(4, 5),
+            relu4=nn.ReLU(),
+            fc=nn.Linear(5, model.get_layer("fc").units),
+        )
+    )
+    with torch.no_grad():
+        for name in ("conv1", "conv2", "conv3"):
+            _copy_conv(model.get_layer(name), getattr(twin, name))
+        for name in ("hidden", "fc"):
+            kernel, bias = model.get_layer(name).get_weights()
+            getattr(twin, name).weight.copy_(torch.from_numpy(kernel.T.copy()))
+            getattr(twin, name).bias.copy_(torch.from_numpy(bias))
+    return twin.eval()
+
+
 class SubclassedConv(keras.Model):
     """A subclassed model with the layers of :func:`keras_conv` (built by one call)."""
 
