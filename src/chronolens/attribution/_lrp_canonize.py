@@ -14,41 +14,58 @@ else passes relevance through unchanged, as in zennit's composites.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
-def check_mergeable(norm: nn.Module, name: str) -> None:
-    """Refuse a batch norm without running statistics (it normalises by the batch in eval)."""
-    if getattr(norm, "running_mean", None) is None or getattr(norm, "running_var", None) is None:
+class NormStats(NamedTuple):
+    """What an eval-mode batch norm computes: ``(x - mean) / sqrt(var + eps) * gamma + beta``."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    eps: float
+    gamma: torch.Tensor | None
+    beta: torch.Tensor | None
+
+
+def torch_norm_stats(norm: nn.Module, name: str) -> NormStats:
+    """The statistics of a torch batch norm; refused without running statistics."""
+    mean, var = getattr(norm, "running_mean", None), getattr(norm, "running_var", None)
+    if not isinstance(mean, torch.Tensor) or not isinstance(var, torch.Tensor):
         raise ValueError(
             f"Layer {name!r} ({type(norm).__name__}) has no running statistics "
             "(track_running_stats=False), so in eval mode it normalises by the batch and is not "
             "one affine map LRP can merge; rebuild it with track_running_stats=True, or use a "
             "gradient method such as integrated_gradients."
         )
+    gamma, beta = norm.weight, norm.bias
+    return NormStats(
+        mean,
+        var,
+        float(norm.eps),  # type: ignore[arg-type]
+        gamma if isinstance(gamma, torch.Tensor) else None,
+        beta if isinstance(beta, torch.Tensor) else None,
+    )
 
 
 def merged(
-    weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Module
+    weight: torch.Tensor, bias: torch.Tensor | None, stats: NormStats, axis: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(W', b')`` of the layer ``(weight, bias)`` followed by the eval-mode batch norm ``norm``.
+    """``(W', b')`` of the layer ``(weight, bias)`` followed by the batch norm ``stats``.
 
-    ``weight`` has the output channels on axis 0 (``nn.Conv1d``, ``nn.Conv2d``, ``nn.Linear``).
-    New tensors: the layer's and the batch norm's own are read, never written.
+    ``axis`` is the axis of ``weight`` that holds the output channels (0 for torch layers, the
+    last for Keras kernels). New tensors: the layer's and the batch norm's are only read.
     """
-    mean = norm.running_mean
-    var = norm.running_var
-    assert isinstance(mean, torch.Tensor) and isinstance(var, torch.Tensor)
-    eps = float(norm.eps)  # type: ignore[arg-type]
-    scale = (var + eps) ** 0.5
-    gamma = norm.weight
-    scale = (gamma if isinstance(gamma, torch.Tensor) else torch.ones_like(mean)) / scale
-    beta = norm.bias if isinstance(norm.bias, torch.Tensor) else torch.zeros_like(mean)
-    shape = (-1,) + (1,) * (weight.ndim - 1)
-    base = torch.zeros_like(mean) if bias is None else bias
-    new_weight = weight.detach() * scale.detach().reshape(shape).to(weight)
-    new_bias = (base.detach() - mean.to(weight)) * scale.detach().to(weight) + beta.detach()
-    return new_weight, new_bias.to(weight)
+    mean = stats.mean.detach().to(weight)
+    scale = (stats.var.detach().to(weight) + stats.eps) ** 0.5
+    gamma = torch.ones_like(mean) if stats.gamma is None else stats.gamma.detach().to(weight)
+    beta = torch.zeros_like(mean) if stats.beta is None else stats.beta.detach().to(weight)
+    scale = gamma / scale
+    shape = [1] * weight.ndim
+    shape[axis] = -1
+    base = torch.zeros_like(mean) if bias is None else bias.detach().to(weight)
+    return weight.detach() * scale.reshape(shape), (base - mean) * scale + beta

@@ -19,22 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from chronolens.attribution._lrp_canonize import BATCH_NORMS, check_mergeable, merged
-from chronolens.attribution._lrp_composites import (
-    AFFINE,
-    AVERAGE_POOLS,
-    CONVOLUTIONS,
-    PASS,
-    Composite,
-    check_supported,
-)
-from chronolens.attribution._lrp_rules import LinearView, Rule, norm_relevance
+from chronolens.attribution._lrp_canonize import NormStats, merged
+from chronolens.attribution._lrp_composites import Composite
+from chronolens.attribution._lrp_layers import Layer, torch_layers
+from chronolens.attribution._lrp_rules import Rule, norm_relevance
 
 Backward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -57,29 +51,20 @@ def _passed(x: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
     return relevance
 
 
-def _affine_forward(module: nn.Module) -> Callable[..., torch.Tensor]:
-    if isinstance(module, CONVOLUTIONS):
-        return module._conv_forward  # the layer's padding, stride, dilation, groups
-    return F.linear
-
-
 @dataclass
 class _Call:
     """One call of a convolution or linear layer: its rule, and a batch norm merged into it."""
 
-    module: nn.Module
+    layer: Layer
     rule: Rule
-    norm: nn.Module | None = None
+    norm: NormStats | None = None
 
     def backward(self, x: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
-        weight, own_bias = self.module.weight, self.module.bias
-        assert isinstance(weight, torch.Tensor)
-        bias = own_bias if isinstance(own_bias, torch.Tensor) else None
+        assert self.layer.view is not None
+        view, axis = self.layer.view()
         if self.norm is not None:
-            weight, bias = merged(weight, bias, self.norm)
-        view = LinearView(_affine_forward(self.module), weight.detach(), bias)
-        if view.bias is not None:
-            view = view._replace(bias=view.bias.detach())
+            weight, bias = merged(view.weight, view.bias, self.norm, axis)
+            view = view._replace(weight=weight, bias=bias)
         return self.rule.relevance(view, x, relevance)
 
 
@@ -92,57 +77,49 @@ class _Pass:
     first_pending: bool = True
     assigned: dict[str, str] = field(default_factory=dict)
 
-    def rule_for(self, module: nn.Module) -> Rule:
+    def rule_for(self, layer: Layer) -> Rule:
         c = self.composite
-        eligible = isinstance(module, CONVOLUTIONS) or not c.first_convolution_only
+        eligible = layer.convolution or not c.first_convolution_only
         if c.first is not None and self.first_pending and eligible:
             self.first_pending = False
             return c.first
-        return c.convolution if isinstance(module, CONVOLUTIONS) else c.linear
+        return c.convolution if layer.convolution else c.linear
 
-    def affine_hook(self, name: str) -> Callable[..., Any]:
+    def hook(self, layer: Layer) -> Callable[..., Any]:
+        """The forward hook of ``layer``: its output, from :class:`_Relevance` with its rule."""
+
         def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
             if not _differentiable(inputs, output):
                 return None
-            call = _Call(module, self.rule_for(module))
-            self.assigned.setdefault(name, call.rule.name)
-            out = _Relevance.apply(inputs[0], output.detach(), call.backward)
-            self.produced[id(out)] = (out, call, name)
-            return out
+            x, z = inputs[0], output.detach()
+            if layer.kind == "affine":
+                call = _Call(layer, self.rule_for(layer))
+                self.assigned.setdefault(layer.name, call.rule.name)
+                out = _Relevance.apply(x, z, call.backward)
+                self.produced[id(out)] = (out, call, layer.name)
+                return out
+            if layer.kind == "pool":
+                self.assigned.setdefault(layer.name, "norm")
+                return _Relevance.apply(x, z, partial(_pooled, layer))
+            if layer.stats is not None:
+                self._merge(layer, x)
+            self.assigned.setdefault(layer.name, "pass")
+            return _Relevance.apply(x, z, _passed)
 
         return hook
 
-    def pass_hook(self, name: str) -> Callable[..., Any]:
-        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
-            if not _differentiable(inputs, output):
-                return None
-            if isinstance(module, BATCH_NORMS):
-                self._merge(name, module, inputs[0])
-            self.assigned.setdefault(name, "pass")
-            return _Relevance.apply(inputs[0], output.detach(), _passed)
-
-        return hook
-
-    def _merge(self, name: str, norm: nn.Module, x: torch.Tensor) -> None:
+    def _merge(self, norm: Layer, x: torch.Tensor) -> None:
         entry = self.produced.get(id(x))
         if entry is None or entry[0] is not x:
             return  # fed by no layer's output: passes relevance unchanged (zennit's Pass)
-        check_mergeable(norm, name)
-        entry[1].norm = norm
-        self.assigned.setdefault(name, f"merged into {entry[2]}")
+        assert norm.stats is not None
+        entry[1].norm = norm.stats()
+        self.assigned.setdefault(norm.name, f"merged into {entry[2]}")
 
-    def pool_hook(self, name: str) -> Callable[..., Any]:
-        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
-            if not _differentiable(inputs, output):
-                return None
-            self.assigned.setdefault(name, "norm")
 
-            def rule(x: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
-                return norm_relevance(module.forward, x, relevance)
-
-            return _Relevance.apply(inputs[0], output.detach(), rule)
-
-        return hook
+def _pooled(layer: Layer, x: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+    assert layer.forward is not None
+    return norm_relevance(layer.forward, x, relevance)
 
 
 def _differentiable(inputs: tuple[Any, ...], output: Any) -> bool:
@@ -169,6 +146,17 @@ def _output_hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any
     return _Relevance.apply(output, output.detach(), relevance)
 
 
+def _is_keras(module: nn.Module) -> bool:
+    return type(module).__module__.split(".")[0] == "keras"
+
+
+def keras_layers(root: nn.Module) -> list[Layer]:
+    """The Keras model's layer table (:mod:`._lrp_keras`, which imports keras)."""
+    from chronolens.attribution._lrp_keras import keras_layers as table
+
+    return table(root)
+
+
 class LRPRules:
     """The ``rules`` of :meth:`Model.rule_gradient` for one composite.
 
@@ -182,20 +170,12 @@ class LRPRules:
     @contextmanager
     def __call__(self, root: nn.Module) -> Iterator[None]:
         """Install the hooks on ``root`` for the duration of the block; remove them after."""
-        check_supported(root)
+        table = keras_layers(root) if _is_keras(root) else torch_layers(root)
         state = _Pass(self.composite)
         handles = []
         try:
-            for name, module in root.named_modules():
-                hook = None
-                if isinstance(module, AFFINE):
-                    hook = state.affine_hook(name)
-                elif isinstance(module, PASS):
-                    hook = state.pass_hook(name)
-                elif isinstance(module, AVERAGE_POOLS):
-                    hook = state.pool_hook(name)
-                if hook is not None:
-                    handles.append(module.register_forward_hook(hook))
+            for layer in table:
+                handles.append(layer.module.register_forward_hook(state.hook(layer)))
             handles.append(root.register_forward_hook(_output_hook))
             yield
         finally:
