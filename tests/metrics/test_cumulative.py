@@ -24,8 +24,9 @@ def _given(x, attributions, target=None, per_channel=True):
 def _loop_port(model, x, attributions, k, *, most_first, step=1, baseline=None, probs=True):
     """TIMING's cumulative difference, written out: one case, one removal step, one call at a time.
 
-    Points are ranked by |attribution| (ties: earlier first), removed ``step`` at a time into the
-    baseline; each step adds the mean over classes of |p_after - p_before|.
+    Points are ranked by |attribution| (ties: earlier time first, then lower channel), removed
+    ``step`` at a time into the baseline; each step adds the mean over classes of
+    |p_after - p_before|.
     """
     out = []
     for i in range(len(x)):
@@ -34,7 +35,11 @@ def _loop_port(model, x, attributions, k, *, most_first, step=1, baseline=None, 
         weight = np.abs(attributions[i]).astype(np.float64)
         shared = weight.shape[0] == 1
         flat = weight.reshape(-1)
-        order = sorted(range(flat.size), key=lambda j: (-flat[j] if most_first else flat[j], j))
+        width = weight.shape[1]
+        order = sorted(
+            range(flat.size),
+            key=lambda j: (-flat[j] if most_first else flat[j], j % width, j // width),
+        )
         with torch.no_grad():
             before = model(case)
             before = before.softmax(-1) if probs else before
@@ -81,12 +86,18 @@ def test_steps_fraction_mean_baseline_and_scores_equal_the_loop(tiny, tiny_x):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
-def test_a_shared_map_removes_a_time_point_in_every_channel(tiny, tiny_x):
+def test_a_shared_map_counts_every_channel_of_a_time_point(tiny, tiny_x):
     exp = cl.explain(tiny, tiny_x, "grad_cam")
     assert exp.attributions.shape[1] == 1
-    got = cpp(tiny, exp, n_points=12, step=5)
-    want = _loop_port(tiny, tiny_x, exp.attributions, 12, most_first=False, step=5)
+    c = tiny_x.shape[1]
+    got = cpp(tiny, exp, n_points=4 * c, step=c)
+    # the map repeated over the channels, ranked and removed value by value ...
+    repeated = np.repeat(exp.attributions, c, axis=1)
+    want = _loop_port(tiny, tiny_x, repeated, 4 * c, most_first=False, step=c)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
+    # ... is, a time point at a time, removing that time point from every channel
+    whole = _loop_port(tiny, tiny_x, exp.attributions, 4, most_first=False)
+    np.testing.assert_allclose(got, whole, rtol=1e-4, atol=1e-7)
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def _n_removed(n_points: Any, n_features: int) -> int:
     if not 1 <= count <= n_features:
         raise ValueError(
             f"`n_points`={n_points!r} removes {count} points, but the map ranks {n_features} "
-            f"(channels x time points, or time points for a shared map); pass a count in 1.."
+            f"(channels x time points); pass a count in 1.."
             f"{n_features} or a fraction such as 0.2."
         )
     return count
@@ -110,13 +110,13 @@ class _Readout:
 
 
 def _ranks(values: np.ndarray, most_first: bool) -> np.ndarray:
-    """Rank (0 = removed first) of each point of each case; ties keep time order."""
-    n = len(values)
-    flat = values.reshape(n, -1)
+    """Rank (0 = removed first) of each point; ties go in time order, then channel order."""
+    n, c, t = values.shape
+    flat = values.transpose(0, 2, 1).reshape(n, -1)  # time-major: a time point's channels adjoin
     order = np.argsort(-flat if most_first else flat, axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None], axis=1)
-    return ranks.reshape(values.shape)
+    return ranks.reshape(n, t, c).transpose(0, 2, 1)
 
 
 def _step_changes(
@@ -173,9 +173,10 @@ def _cumulative(
         n, c, t = x.shape
         cut = isinstance(baseline, np.ndarray) and explanation.lengths is not None
         own = baseline[..., :t] if cut else baseline
-        values = part.attributions.astype(np.float64)
+        # a map shared by the channels is repeated over them: a point is always one value
+        values = np.broadcast_to(part.attributions.astype(np.float64), (n, c, t))
         values = np.abs(values) if absolute else values
-        count = _n_removed(n_points, values[0].size)
+        count = _n_removed(n_points, c * t)
         counts = np.unique(np.r_[np.arange(0, count, step), count])
         series = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         replaced = baselines.replacement(own, series, seed=seed, window=max(1, t // 20))
@@ -209,8 +210,10 @@ _PARAMETERS = """
     n_points : int or float, default=50
         How many points are removed: a count (TIMING's experiments use 50 and 100), or a
         fraction in (0, 1] of the points the map ranks, ``int(fraction * n_points_ranked)`` as
-        in TIMING. A point is a (channel, time point) of a per-channel map, or a time point of a
-        map shared by all channels (removed in every channel).
+        in TIMING. A point is one (channel, time point) value. A map shared by all channels
+        (Grad-CAM) is repeated over the channels, so ``n_points`` replaces as many values for
+        every kind of map. Ties go in time order, and a time point's channels in channel order
+        (so a shared map's time points go whole).
     step : int, default=1
         Points removed per step (TIMING: 1). The last step removes the remainder.
     baseline : {"zeros", "mean", "noise", "local_mean", "blur"}, float or array, default="zeros"
