@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -189,3 +191,104 @@ def test_black_box_callable_gives_the_same_curves(linear, linear_x):
     np.testing.assert_allclose(through_box.scores, through_torch.scores, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(through_box.random_auc, through_torch.random_auc, rtol=1e-5)
     np.testing.assert_array_equal(exp.x, x_before)
+
+
+def _recording_box(model, seen):
+    def predict(series):
+        seen.append(np.array(series))
+        with torch.no_grad():
+            return model(torch.as_tensor(np.asarray(series), dtype=torch.float32)).numpy()
+
+    return predict
+
+
+def _removed_sets(model, exp, fill, **kwargs):
+    """The points each curve removed at each step, read from the series the model was given."""
+    seen: list = []
+    curve = deletion(_recording_box(model, seen), exp, baseline=fill, **kwargs)
+    n, steps = curve.scores.shape
+    n_curves = 2 if curve.reference == "point" else 3  # map, points (, blocks)
+    rows = np.concatenate(seen)[-n_curves * n * steps :]  # earlier calls read the targets
+    per_curve = rows.reshape(n_curves, n, steps, *exp.x.shape[1:]) == fill
+    return curve, per_curve
+
+
+def test_block_reference_removes_whole_planted_blocks_in_a_random_order(linear):
+    sizes = [3, 7, 5, 1, 4]  # planted blocks of one channel: 20 points
+    rng = np.random.default_rng(4)
+    x = rng.uniform(1, 2, size=(2, 3, 20)).astype(np.float32)
+    levels = rng.permutation(15).reshape(3, 5).astype(np.float32)
+    block_map = np.stack([np.repeat(row, sizes) for row in levels])[None].repeat(2, 0)
+    exp = _explanation(x, block_map, [0, 1])
+    curve, removed = _removed_sets(linear, exp, -7.0, n_steps=60)
+    assert curve.reference == "block" and len(removed) == 3  # map, points, blocks
+    edges = np.cumsum([0, *sizes])
+    blocks = [(ch, slice(a, b)) for ch in range(3) for a, b in itertools.pairwise(edges)]
+    for case in range(2):
+        finished = []
+        for k in range(61):
+            state = [removed[2, case, k, ch, s] for ch, s in blocks]
+            partial = [i for i, v in enumerate(state) if v.any() and not v.all()]
+            assert len(partial) <= 1  # one block at a time, removed as a prefix (time order)
+            for i in partial:
+                v = state[i]
+                assert v[: v.sum()].all()
+            finished += [i for i, v in enumerate(state) if v.all() and i not in finished]
+        assert sorted(finished) == list(range(15))
+        map_order = list(np.argsort(-levels.ravel(), kind="stable"))
+        assert finished != map_order  # a random order of the blocks, not the map's
+    # the point reference scatters: some step removes points of more than two blocks partly
+    scattered = [
+        sum(
+            1
+            for ch, s in blocks
+            if removed[1, 0, k, ch, s].any() and not removed[1, 0, k, ch, s].all()
+        )
+        for k in range(61)
+    ]
+    assert max(scattered) > 2
+
+
+def test_channel_map_reference_removes_whole_channels(linear, linear_x):
+    channel_map = np.broadcast_to(np.array([3.0, 1.0, 2.0])[None, :, None], linear_x.shape)
+    exp = _explanation(linear_x, channel_map, [0, 1, 2, 0])
+    curve, removed = _removed_sets(linear, exp, -7.0, n_steps=3)  # a channel per step
+    assert curve.reference == "channel"
+    for k in range(4):
+        per_channel = removed[2, :, k].reshape(4, 3, -1)
+        assert np.all(per_channel.all(-1) | ~per_channel.any(-1))
+        assert np.all(per_channel.all(-1).sum(-1) == k)
+
+
+def test_a_map_without_runs_has_one_reference(linear, linear_x):
+    exp = cl.explain(linear, linear_x, "input_x_gradient")
+    curve = deletion(linear, exp, n_steps=8, imputation="linear")
+    assert curve.reference == "point"
+    np.testing.assert_array_equal(curve.block_random_scores, curve.random_scores)
+    np.testing.assert_array_equal(curve.matched_random_auc, curve.random_auc)
+
+
+@pytest.mark.parametrize("kind", ["deletion", "insertion"])
+def test_linear_imputation_on_a_linear_model_is_the_closed_form(linear, linear_x, kind):
+    exp = cl.explain(linear, linear_x, "input_x_gradient")
+    weights, bias = _linear_parts(linear)
+    n_steps = 6
+    curve = (deletion if kind == "deletion" else insertion)(
+        linear, exp, imputation="linear", n_steps=n_steps
+    )
+    c, t = linear_x.shape[1:]
+    counts = np.rint(np.linspace(0, 1, n_steps + 1) * c * t).astype(int)
+    for i in range(len(linear_x)):
+        k = exp.target[i]
+        order = np.argsort(-exp.attributions[i].astype(np.float64).ravel(), kind="stable")
+        for step, count in enumerate(counts):
+            removed = np.zeros(c * t, bool)
+            removed[order[:count]] = True
+            missing = (removed if kind == "deletion" else ~removed).reshape(c, t)
+            series = linear_x[i].astype(np.float64).copy()
+            for ch in range(c):
+                kept = np.flatnonzero(~missing[ch])
+                series[ch] = np.interp(np.arange(t), kept, series[ch, kept]) if len(kept) else 0.0
+            expected = (weights[k].reshape(c, t) * series).sum() + bias[k]
+            assert curve.scores[i, step] == pytest.approx(expected, abs=1e-4)
+    assert curve.imputation == "linear"

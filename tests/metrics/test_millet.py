@@ -36,13 +36,48 @@ def _gap_net(seed: int = 0) -> nn.Module:
     return net.eval()
 
 
+def _blocks_of(random: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """A random draw made constant on the runs of equal map values: each run its first draw."""
+    out = random.clone()
+    for i in range(out.shape[0]):
+        for j in range(1, out.shape[1]):
+            if scores[i, j] == scores[i, j - 1]:
+                out[i, j] = out[i, j - 1]
+    return out
+
+
+def _interpolate_removed(bag: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Masking variant: removed steps linearly interpolated from the kept ones, edges held."""
+    out = bag.clone()
+    kept = [j for j in range(bag.shape[-1]) if keep[j] == 1]
+    for j in range(bag.shape[-1]):
+        if keep[j] == 1:
+            continue
+        left = max((k for k in kept if k < j), default=None)
+        right = min((k for k in kept if k > j), default=None)
+        if left is None or right is None:
+            out[..., j] = bag[..., right if left is None else left]
+        else:
+            out[..., j] = bag[..., left] + (bag[..., right] - bag[..., left]) * (j - left) / (
+                right - left
+            )
+    return out
+
+
 def _port_aopcr(
-    model: nn.Module, bags: torch.Tensor, scores: torch.Tensor, positional: bool = False
+    model: nn.Module,
+    bags: torch.Tensor,
+    scores: torch.Tensor,
+    positional: bool = False,
+    block: bool = False,
+    masked: bool = False,
 ) -> np.ndarray:
     """MILLET's calculate_aopcr, loop by loop, for one batch of bags (n, 1, t), seeded globally.
 
     ``positional``: the model takes the kept steps' original positions, as MILLET's MIL
-    models do (``model(bag[:, :, keep], positions)``).
+    models do (``model(bag[:, :, keep], positions)``). ``block``: each random order made
+    constant on the map's runs (the matched reference). ``masked``: the removed steps are
+    linearly interpolated instead of deleted (the masking variant).
     """
     n, t = bags.shape[0], bags.shape[-1]
     with torch.no_grad():
@@ -62,6 +97,8 @@ def _port_aopcr(
                 keep[morf[:remove]] = 0
                 kept = bags[i : i + 1][:, :, keep == 1]
                 where = torch.nonzero(keep == 1)[:, 0][None]
+                if masked:
+                    kept = _interpolate_removed(bags[i : i + 1], keep)
                 with torch.no_grad():
                     out = model(kept, positions=where) if positional else model(kept)
                 curve.append(float(out[0, clzs[i]]))
@@ -71,7 +108,8 @@ def _port_aopcr(
     ranked = aopc(scores)
     with torch.random.fork_rng(devices=[]):
         torch.random.manual_seed(72)
-        randoms = [aopc(torch.rand((n, t))) for _ in range(3)]
+        draws = [torch.rand((n, t)) for _ in range(3)]
+    randoms = [aopc(_blocks_of(d, scores) if block else d) for d in draws]
     return np.array([ranked[i] - sum(r[i] for r in randoms) / 3 for i in range(n)])
 
 
@@ -214,3 +252,36 @@ def test_aopcr_keeps_the_original_positions_for_a_mil_models_encoding() -> None:
     # without the positions (the shortened series encoded 0..t'-1) the numbers differ
     blind = _port_aopcr(model, torch.from_numpy(x), torch.from_numpy(maps), positional=False)
     assert np.abs(blind - expected).max() > 1e-3
+
+
+def test_block_reference_matches_a_port_with_random_orders_of_the_maps_runs() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 1, 40)).astype(np.float32)
+    sizes = [5, 3, 8, 4, 10, 2, 8]  # a segment map: runs of these sizes
+    maps = np.stack([np.repeat(rng.permutation(7), sizes) for _ in range(3)]).astype(np.float32)
+    net = _gap_net(2)
+    expected = _port_aopcr(net, torch.from_numpy(x), torch.from_numpy(maps), block=True)
+    block = aopcr(net, x, maps, reference="block")
+    np.testing.assert_allclose(block, expected, atol=1e-5)
+    np.testing.assert_array_equal(aopcr(net, x, maps, reference="matched"), block)
+    assert np.abs(aopcr(net, x, maps) - block).max() > 1e-3  # the point reference differs
+    # a map without runs: the block reference is MILLET's, draw for draw
+    smooth = rng.standard_normal((3, 40)).astype(np.float32)
+    np.testing.assert_array_equal(
+        aopcr(net, x, smooth, reference="block"), aopcr(net, x, smooth, reference="point")
+    )
+
+
+def test_masking_with_linear_imputation_matches_the_port() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 1, 30)).astype(np.float32)
+    maps = rng.standard_normal((4, 30)).astype(np.float32)
+    torch.manual_seed(3)
+    fixed = nn.Sequential(nn.Flatten(), nn.Linear(30, 3)).eval()
+    expected = _port_aopcr(fixed, torch.from_numpy(x), torch.from_numpy(maps), masked=True)
+    got = aopcr(fixed, x, maps, mode="mask", imputation="linear")
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="mode='mask'"):
+        aopcr(fixed, x, maps, imputation="linear")
+    with pytest.raises(ValueError, match="reference"):
+        aopcr(fixed, x, maps, mode="mask", reference="blocks")

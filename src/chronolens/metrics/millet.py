@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from chronolens import baselines
 from chronolens._validation import check_choice, check_float, check_int
 from chronolens.explanation import Explanation
 from chronolens.metrics._references import block_draw
@@ -94,21 +95,20 @@ def _perturbed_logit(
     model: Model, x: np.ndarray, order: np.ndarray, n_remove: int, how: tuple[Any, ...]
 ) -> np.ndarray:
     """Logits of ``x`` with the first ``n_remove`` time steps of ``order`` deleted or masked."""
-    mode, fill, batch_size, imputation, noise, seed = how
+    mode, fill, batch_size, imputation, noise, seed, blurred = how
     keep = np.ones(order.shape, dtype=bool)
     np.put_along_axis(keep, order[:, :n_remove], False, axis=1)
     if mode == "mask":
         keys = np.stack([np.arange(len(x)), np.full(len(x), n_remove)], axis=1)
-        sigma = max(1, x.shape[-1] // 20) / 2
         filled = impute(
             x,
             ~keep[:, None, :],
             imputation,
             fill=fill,
             noise=noise,
-            sigma=sigma,
             seed=seed,
             keys=keys,
+            blurred=blurred,
         )
         return _logits(model, filled.astype(np.float32), batch_size)
     shorter = np.stack([case[:, k] for case, k in zip(x, keep)])  # time order kept
@@ -213,7 +213,8 @@ def aopcr(
     imputation : {"baseline", "linear", "noisy_linear", "blur"}, default="baseline"
         What masked steps become with ``mode="mask"``
         (:mod:`chronolens.metrics.imputation`): ``fill``; or values that follow the kept
-        steps of each channel. Only ``"baseline"`` with ``mode="delete"``.
+        steps of each channel (``"blur"``: sigma ``max(1, t // 20) / 2``). Only
+        ``"baseline"`` with ``mode="delete"``.
     noise : float, default=0.01
         Standard deviation of the noise of ``imputation="noisy_linear"``.
     layout : {"ncl", "nlc"}, default="ncl"
@@ -264,7 +265,12 @@ def aopcr(
     logits = _logits(adapter, series, batch_size)
     classes = logits.argmax(axis=1)
     predicted = (classes, logits[np.arange(len(series)), classes])
-    settings = (_steps(stop, step), (mode, fill, batch_size, imputation, noise, seed))
+    blurred = None  # blurred once: "blur" reads the same smoothed series at every step
+    if mode == "mask" and imputation == "blur":
+        sigma = max(1, series.shape[-1] // 20) / 2
+        blurred = baselines.blur(torch.from_numpy(series).double(), sigma).numpy()
+    how = (mode, fill, batch_size, imputation, noise, seed)
+    settings = (_steps(stop, step), (*how, blurred))
     summed = maps.sum(axis=1)
     ranked = _aopc(adapter, series, summed, predicted, settings)
     random = np.zeros((n_random, len(series)))
@@ -276,7 +282,8 @@ def aopcr(
             if reference != "point":
                 scores = block_draw(scores, summed[rows])
             part = (classes[rows], predicted[1][rows])
-            random[r, rows] = _aopc(adapter, series[rows], scores, part, settings)
+            own = (settings[0], (*how, None if blurred is None else blurred[rows]))
+            random[r, rows] = _aopc(adapter, series[rows], scores, part, own)
     return np.asarray(ranked - random.mean(axis=0))
 
 
