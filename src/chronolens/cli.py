@@ -161,6 +161,7 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 def _command_evaluate(args: argparse.Namespace) -> int:
     from chronolens.files import load_model
+    from chronolens.metrics._evaluation_metrics import DEFAULT_METRICS, check_metrics
     from chronolens.metrics.evaluation import evaluate
 
     data, _ = load_cases(args, args.data, args.key)
@@ -172,6 +173,9 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         raise ValueError("--methods needs at least one method name, e.g. --methods saliency,cam.")
     target = _parse_target(args.target)
     _check_methods(names, {})  # answer before a framework is imported
+    metrics = DEFAULT_METRICS
+    if args.metrics is not None:
+        metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()])
     model = load_model(args.model)
     result = evaluate(
         model,
@@ -187,8 +191,10 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         clone=lambda: load_model(args.model),
         batch_size=_batch_size(args.batch_size),
         pad_value=args.pad_value,
+        metrics=metrics,
+        threshold=args.threshold,
     )
-    print(result)
+    print(json.dumps(result.to_dict(), indent=1) if args.json else result)
     return 0
 
 
@@ -291,7 +297,10 @@ def _add_evaluate(commands: Any) -> None:
         help="score methods on a saved model: faithfulness, localization, sanity",
         description="Explain DATA with each method and print, per method: seconds per case, "
         "deletion / insertion AUC next to a random attribution's, average precision, ROC AUC "
-        "and relevance mass against --mask, and the model-randomization verdict. " + MODEL_HELP,
+        "and relevance mass against --mask, the model-randomization verdict, every --metrics "
+        "column against its random reference, and a verdict per method: better or worse than "
+        "random only where metrics built on different interventions agree, 'metrics "
+        "disagree' (naming which said what) otherwise. " + MODEL_HELP,
     )
     _add_data_arguments(ev)
     ev.add_argument("--methods", required=True, help="comma-separated method names")
@@ -302,6 +311,19 @@ def _add_evaluate(commands: Any) -> None:
     ev.add_argument("--granularity", default="point", choices=["point", "window"])
     ev.add_argument("--n-steps", type=int, default=20, help="curve steps (default 20)")
     ev.add_argument("--no-sanity", action="store_true", help="skip the randomization test")
+    ev.add_argument(
+        "--metrics",
+        help="comma-separated faithfulness metrics (default: deletion, insertion, "
+        "deletion_linear, insertion_linear, road, aopcr, cpd, cpp, infidelity; also "
+        "deletion_window, max_sensitivity, stability)",
+    )
+    ev.add_argument(
+        "--threshold",
+        type=float,
+        default=2.0,
+        help="standard errors a metric must beat its random reference by (default 2)",
+    )
+    ev.add_argument("--json", action="store_true", help="print the table as JSON")
     ev.set_defaults(run=_command_evaluate)
 
 

@@ -103,3 +103,44 @@ def test_method_params_reach_the_method_and_unknown_names_are_refused() -> None:
         evaluate(model, x, ["occlusion"], sanity=False)  # the default 15-point window
     with pytest.raises(ValueError, match=r"`params` names \['saliency'\].*not among `methods`"):
         evaluate(model, x, ["occlusion"], params={"saliency": {}}, sanity=False)
+
+
+def test_evaluate_command_prints_the_verdict_and_its_json(tmp_path, capsys):
+    """Reference: a linear model's input x gradient is its exact map W * x, better than random
+    on every signed metric; the JSON's numbers equal road() and deletion() called directly."""
+    import json
+
+    from chronolens.metrics import road
+    from chronolens.testing import linear_model
+
+    model = linear_model(n_channels=2, n_timepoints=30, n_classes=2, seed=4)
+    x = np.random.default_rng(3).normal(size=(10, 2, 30)).astype(np.float32)
+    program = torch.export.export(
+        model, (torch.zeros(2, 2, 30),), dynamic_shapes=({0: torch.export.Dim("batch")},)
+    )
+    torch.export.save(program, str(tmp_path / "linear.pt2"))
+    np.save(tmp_path / "x.npy", x)
+    files = [str(tmp_path / "linear.pt2"), str(tmp_path / "x.npy")]
+    options = ["--methods", "input_x_gradient", "--no-sanity", "--target", "0"]
+    options += ["--metrics", "deletion_linear,road,aopcr"]
+    assert main(["evaluate", *files, *options, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["verdict"] == "better than random"
+    assert {c["metric"] for c in row["calls"]} == {
+        "deletion_linear",
+        "road_morf",
+        "road_lerf",
+        "aopcr",
+    }
+    assert all(c["call"] == "better" for c in row["calls"])
+    exp = cl.explain(model, x, "input_x_gradient", target=0)
+    ran = road(model, exp)
+    assert row["metrics"]["road_morf"] == pytest.approx(ran.mean_morf_auc, rel=1e-6)
+    assert row["random_references"]["road_lerf"] == pytest.approx(ran.mean_random_auc, rel=1e-6)
+    linear = deletion(model, exp, imputation="linear")
+    assert row["metrics"]["deletion_linear"] == pytest.approx(linear.mean_auc, rel=1e-6)
+    assert main(["evaluate", *files, *options]) == 0
+    out = capsys.readouterr().out
+    assert "verdict" in out.splitlines()[0] and "better than random" in out
+    assert main(["evaluate", *files, *options[:-1], "road,nope"]) == 2
+    assert "`metrics` names ['nope']" in capsys.readouterr().err
