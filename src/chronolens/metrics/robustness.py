@@ -20,6 +20,7 @@ explanations. NeurIPS.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -255,7 +256,8 @@ def max_sensitivity(
     check_rerunnable(explanation)
     radius = check_float(radius, "radius", minimum=0.0)
     n_samples = check_int(n_samples, "n_samples", minimum=1)
-    if norm_ord != "fro" and (isinstance(norm_ord, (bool, str)) or not np.isreal(norm_ord)):
+    valid = isinstance(norm_ord, numbers.Real) and not isinstance(norm_ord, bool)
+    if not (norm_ord == "fro" if isinstance(norm_ord, str) else valid):
         raise ValueError(
             f"`norm_ord` must be 'fro' or a number such as 1 or numpy.inf; got {norm_ord!r}."
         )
