@@ -80,7 +80,7 @@ class FunctionalReLU(nn.Module):
 
 @pytest.mark.parametrize("method", list(CAPTUM))
 def test_functional_relu_is_refused(method):
-    with pytest.raises(ValueError, match="relu as a function.*nn.ReLU modules"):
+    with pytest.raises(ValueError, match="torch.relu outside any layer.*nn.ReLU modules"):
         cl.explain(FunctionalReLU().eval(), series(2, 3, 20, 0), method)
 
 

@@ -334,7 +334,7 @@ class Rules:
                 if rule is not None:
                     handles += self._hook(layer, rule, where)
                     continue
-                fused = getattr(layer, "activation", None)
+                fused = vars(layer).get("activation")  # not a read-only property (LSTM)
                 rule = _keras_function_rule(fused, self.kind) if callable(fused) else None
                 if rule is not None:
                     assert fused is not None

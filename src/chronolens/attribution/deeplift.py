@@ -48,9 +48,10 @@ def refuse_escapes(rules: Rules, method: str, fix: str) -> None:
     if rules.escaped:
         names = ", ".join(sorted(rules.escaped))
         raise ValueError(
-            f"{method} cannot reach every nonlinearity of this model: its forward calls {names} "
-            "as a function (not through a layer module), and module hooks cannot change a "
-            f"function's backward pass, so the map would be wrong. {fix}"
+            f"{method} cannot reach every nonlinearity of this model: it calls {names} outside "
+            "any layer that has a rule (as a function in forward, e.g. F.relu, or inside a layer "
+            "such as a recurrent cell), and module hooks cannot change that backward pass, so "
+            f"the map would be wrong. {fix}"
         )
 
 
