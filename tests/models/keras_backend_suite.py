@@ -182,6 +182,36 @@ def test_fused_activations_parity_and_model_as_found(method):
         np.testing.assert_array_equal(old, new)
 
 
+class Boom(keras.layers.Layer):
+    """The identity, raising in a pass that records gradients (the method's, mid-forward)."""
+
+    def call(self, inputs):
+        if getattr(inputs, "requires_grad", False):
+            raise RuntimeError("boom")
+        return inputs
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="propagation rules need the torch backend")
+@pytest.mark.parametrize("method", PROPAGATION)
+def test_model_as_found_after_an_error_mid_forward(method):
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((12, 2)),
+            layers.Conv1D(3, 3, activation="relu", name="conv"),
+            layers.ReLU(name="relu"),
+            Boom(name="boom"),
+            layers.Flatten(),
+            layers.Dense(2, name="fc"),
+        ]
+    )
+    fused = model.get_layer("conv").activation
+    with pytest.raises(RuntimeError, match="boom"):
+        cl.explain(model, data(2, 2, 12), method, target=0, **params_of(method))
+    assert model.get_layer("conv").activation is fused
+    assert not any(layer._forward_hooks or layer._forward_pre_hooks for layer in model.layers)
+
+
 def test_subclassed_model(conv):
     model, twin = conv
     sub = subclassed_copy(model)
