@@ -188,3 +188,14 @@ def test_the_users_model_is_untouched():
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key])
     check(exp, literal_occlusion(Net().eval(), x, 5, 5, "each", 0, 0.0), "incremental-graph")
+
+
+def test_a_forward_hook_leaves_the_model_to_full_recomputation():
+    model = zoo.resnet(3, 3, filters=(4,), seed=5).eval()
+    handle = model.blocks[0].conv2.register_forward_hook(lambda m, i, out: out - out.mean(-1, True))
+    try:
+        x = np.random.default_rng(10).normal(size=(2, 3, 30)).astype(np.float32)
+        exp = cl.explain(model, x, "occlusion", window=5, stride=3, target=1)
+        check(exp, literal_occlusion(model, x, 5, 3, "each", 1, 0.0), "full")
+    finally:
+        handle.remove()

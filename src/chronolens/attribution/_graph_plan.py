@@ -9,7 +9,8 @@ series: parameters, shapes of constants); ``"point"`` / ``"local"`` / ``"merge"`
 ``"skip"``, as is an operation whose value nothing reads, such as a program's shape guards);
 ``"vector"`` (the head: operations on reduced values only, run as written).
 None as soon as one operation fits none of these, or its probe output has a shape the
-classification does not predict.
+classification does not predict, and for a graph without any convolution or pool (nothing
+local to exploit: such models are scored in full).
 """
 
 from __future__ import annotations
@@ -147,4 +148,5 @@ def classify_graph(view: GraphView, values: list[Any]) -> list[Node] | None:
             timed.add(i)
         elif node.kind not in ("const", "skip"):
             vectors.add(i)
-    return nodes if view.output in vectors else None
+    has_local = any(node.kind == "local" for node in nodes)  # else nothing to gain: in full
+    return nodes if view.output in vectors and has_local else None

@@ -215,6 +215,19 @@ class IncrementalPlan:
         return -(delta.sum(dim=-1) * weights).sum(dim=1) / last.shape[-1]
 
 
+def has_hooks(module: nn.Module) -> bool:
+    """Some submodule has the user's forward (pre-)hooks, which the engines would not honour.
+
+    Torch's own hooks (a ``torch.export`` module's input checks) do not count.
+    """
+    hooks = [
+        hook
+        for m in module.modules()
+        for hook in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())
+    ]
+    return any(not str(getattr(hook, "__module__", "")).startswith("torch.") for hook in hooks)
+
+
 def input_stretch(
     x: torch.Tensor,
     replacement: torch.Tensor | None,
@@ -252,7 +265,7 @@ def incremental_plan(
 ) -> IncrementalPlan | None:
     """Return a plan when the model is a local chain + affine head and the target a class."""
     module = model.sequential_view()
-    if target.indices is None or module is None:
+    if target.indices is None or module is None or has_hooks(module):
         return None
     leaves = [m for _, m in _chain(module) if not isinstance(m, nn.Sequential)]
     steps: list[_Step] = []

@@ -33,7 +33,7 @@ from chronolens._batching import chunks
 from chronolens._progress import Progress
 from chronolens.attribution._graph_ops import Local, is_inplace
 from chronolens.attribution._graph_plan import Node, classify_graph
-from chronolens.attribution._incremental import input_stretch
+from chronolens.attribution._incremental import has_hooks, input_stretch
 from chronolens.attribution._segments import Perturbations
 from chronolens.models._fx_graph import GraphView, Op, Ref, graph_view
 from chronolens.models.base import Model
@@ -83,6 +83,8 @@ def graph_source(model: Model) -> tuple[GraphView, TorchModel] | None:
         return None
     module, structure = model.cache_identity()
     assert isinstance(module, nn.Module)
+    if has_hooks(module):  # a hook would see (or change) slices, not the layer's output
+        return None
     view = graph_view(module, structure)
     return None if view is None else (view, model)
 
@@ -296,12 +298,12 @@ class GraphPlan:
 
 
 def graph_plan(model: Model, x: torch.Tensor) -> GraphPlan | None:
-    """A plan when every operation of the model's traced graph is known, checked on ``x[:2]``."""
+    """A plan when every operation of the model's traced graph is known, checked on ``x[:1]``."""
     source = graph_source(model)
     if source is None:
         return None
     view, torch_model = source
-    probe = x[:2].to(torch_model.device, torch_model.dtype)
+    probe = x[:1].to(torch_model.device, torch_model.dtype)
     try:
         with torch_model.session(), torch.inference_mode():
             values = run_graph(view, probe)

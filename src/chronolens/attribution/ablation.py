@@ -33,7 +33,10 @@ def feature_ablation(
     The series is cut into ``n_segments`` contiguous segments of (nearly) equal length; each
     segment, in one channel (``channels="each"``) or in all channels together (``"all"``), is
     replaced in turn. Every point of a segment gets the segment's ``f(x) - f(x ablated)``, as in
-    Captum's ``FeatureAblation`` with a feature mask. Works on any model.
+    Captum's ``FeatureAblation`` with a feature mask. Works on any model; convolutional
+    PyTorch models take the exact incremental engines of :func:`occlusion`
+    (``extras["occlusion_path"]``: ``"incremental-chain"``, ``"incremental-graph"`` or
+    ``"full"``).
 
     Parameters
     ----------

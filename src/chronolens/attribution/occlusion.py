@@ -37,11 +37,19 @@ def occlusion(
     over the windows that cover it, as in Captum's ``Occlusion``. Positive: hiding the window
     lowers the score. Works on any model, gradients not needed.
 
-    For a PyTorch model made of convolutions, pools, batch norm and activations followed by
-    Flatten -> Linear or global average pooling -> Linear, only the slice of each layer a window
-    reaches is recomputed and the change enters the head as a delta: the same numbers as full
-    recomputation for a fraction of the work. ``extras["occlusion_path"]`` says which path ran
-    (``"incremental"`` or ``"full"``).
+    On PyTorch convolutional models only the stretch of each activation a window reaches is
+    recomputed, reading the rest from the unperturbed pass: the same numbers as full
+    recomputation for a fraction of the work. ``extras["occlusion_path"]`` says which engine ran:
+
+    - ``"incremental-chain"``: an ``nn.Sequential`` (or a ``forward`` torch.fx traces into one
+      line) of Conv1d, pools, batch norm, activations, then Flatten -> Linear or global average
+      pooling -> Linear;
+    - ``"incremental-graph"``: a ``forward`` torch.fx traces (or a ``torch.export`` program)
+      made of those layers joined by ``add`` / ``mul`` / ``cat`` along channels (residual
+      shortcuts, branches, 1x1-conv shortcuts), ending in a mean, sum or max over time, adaptive
+      pooling to 1, or Flatten -> Linear, with any head after that;
+    - ``"full"``: anything else (an operation along time the engines do not know, Keras, black
+      boxes): every perturbed series runs through the model.
 
     Parameters
     ----------
