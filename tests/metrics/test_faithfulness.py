@@ -292,3 +292,17 @@ def test_linear_imputation_on_a_linear_model_is_the_closed_form(linear, linear_x
             expected = (weights[k].reshape(c, t) * series).sum() + bias[k]
             assert curve.scores[i, step] == pytest.approx(expected, abs=1e-4)
     assert curve.imputation == "linear"
+
+
+def test_reference_names_the_planted_shape_of_the_map():
+    from chronolens.metrics._references import reference_kind
+
+    rng = np.random.default_rng(5)
+    smooth = rng.normal(size=(2, 3, 30))
+    few_ties = smooth.copy()
+    few_ties[0, 0, 5] = few_ties[0, 0, 4]  # one tie does not make a segment map
+    segments = np.repeat(rng.normal(size=(2, 3, 6)), 5, axis=-1)
+    channels = np.repeat(rng.normal(size=(2, 3, 1)), 30, axis=-1)
+    kinds = [reference_kind(v) for v in (smooth, few_ties, segments, channels)]
+    assert kinds == ["point", "point", "block", "channel"]
+    assert reference_kind(channels[:, :1]) == "block"  # one channel: a single long block

@@ -9,7 +9,9 @@ along time, in a random order: it removes contiguous runs of exactly the map's b
 block is removed in time order, as ties are), whole channels for a map constant per channel.
 
 The block draw of a run is the point draw at the run's first point, so a map without runs
-(every value differs from its time neighbours) gets exactly the point reference.
+(every value differs from its time neighbours) gets exactly the point reference, and a map
+with a few ties gets it except at the ties. The shape's name (:func:`reference_kind`) says
+which kind of map it is, for reports; the block reference is the matched one in every case.
 """
 
 from __future__ import annotations
@@ -29,18 +31,25 @@ def run_starts(values: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(new, index, 0), axis=-1)
 
 
+def has_runs(values: np.ndarray) -> bool:
+    """True when two time neighbours of some row are equal (the block draw then differs)."""
+    return values.shape[-1] > 1 and not np.all(run_starts(values) == np.arange(values.shape[-1]))
+
+
 def reference_kind(values: np.ndarray) -> str:
     """``"point"``, ``"block"`` or ``"channel"``: the shape of maps ``(n, rows, features)``.
 
-    ``"point"``: no two time neighbours are equal; ``"channel"``: every row (of several) is one
-    run; ``"block"``: anything else (some runs of equal values along time).
+    ``"channel"``: every row (of several) is one run; ``"point"``: at least half of the
+    features have no equal time neighbour (a few ties do not make a segment map);
+    ``"block"``: most features sit in runs of equal values along time.
     """
+    t = values.shape[-1]
     starts = run_starts(values)
-    if values.shape[-1] == 1 or np.all(starts == np.arange(values.shape[-1])):
-        return "point"
-    if values.shape[-2] > 1 and np.all(starts == 0):
+    if t > 1 and values.shape[-2] > 1 and np.all(starts == 0):
         return "channel"
-    return "block"
+    owner = (starts + t * np.arange(starts.size // t).reshape(starts.shape[:-1])[..., None]).ravel()
+    _, inverse, counts = np.unique(owner, return_inverse=True, return_counts=True)
+    return "point" if np.mean(counts[inverse] == 1) >= 0.5 else "block"
 
 
 def block_draw(draw: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -25,8 +25,9 @@ class PerturbationCurve:
     (scattered points); ``block_random_*`` ranks the map's own blocks, its runs of equal values
     along time, in a random order, so it removes contiguous runs of exactly the map's block sizes
     (whole channels for a map constant per channel). ``reference`` names the shape found; the
-    block reference is the one that matches the map, and equals the point reference when the
-    map has no runs (``reference == "point"``). Compare ``auc`` with ``matched_random_auc``.
+    block reference is the one that matches the map (on features without an equal neighbour
+    it draws as the point reference does; with no runs at all the two are the same curve).
+    Compare ``auc`` with ``matched_random_auc``.
 
     Attributes
     ----------
@@ -59,8 +60,9 @@ class PerturbationCurve:
     block_random_auc : numpy.ndarray of shape (n_cases,)
         Its area.
     reference : {"point", "block", "channel"}
-        The map's shape: no runs of equal values (the two references coincide), runs (blocks),
-        or one run per channel.
+        The map's shape: at least half of the features without an equal time neighbour
+        (points), most of them in runs of equal values along time (blocks), or one run per
+        channel.
     """
 
     kind: str

@@ -42,7 +42,7 @@ from chronolens.metrics._perturbation import (
     selected,
     trapezoid,
 )
-from chronolens.metrics._references import block_draw, reference_kind
+from chronolens.metrics._references import block_draw, has_runs, reference_kind
 from chronolens.metrics.curve import PerturbationCurve, by_length
 from chronolens.metrics.imputation import check_imputation
 from chronolens.models import adapt
@@ -100,7 +100,7 @@ def _curve(kind: str, model: Any, explanation: Explanation, **kw: Any) -> Pertur
     draw = grouped(
         np.random.default_rng(seed).random(explanation.attributions.shape), windows, n_windows
     )
-    shape = reference_kind(values)
+    shape, runs = reference_kind(values), has_runs(values)
     orders = [feature_ranks(v, windows) for v in (values, draw, block_draw(draw, values))]
     fractions = np.linspace(0.0, 1.0, n_steps + 1)
     counts = np.rint(fractions * values.shape[1] * n_windows).astype(np.int64)
@@ -112,7 +112,7 @@ def _curve(kind: str, model: Any, explanation: Explanation, **kw: Any) -> Pertur
         rows = resolve_batch_size(batch_size, adapter, c, t)
         resolved = resolve(adapter, explanation, kw["target"], rows)
         curves = []
-        for ranks in orders[: 2 if shape == "point" else 3]:
+        for ranks in orders[: 3 if runs else 2]:
 
             def missing(cases: slice, ranks: np.ndarray = ranks) -> np.ndarray:
                 removed = ranks[cases, None] < counts[None, :, None, None]
@@ -120,7 +120,7 @@ def _curve(kind: str, model: Any, explanation: Explanation, **kw: Any) -> Pertur
 
             output = scored_steps(adapter, removal, missing, len(counts), rows)
             curves.append(selected(output, resolved))
-    curves += curves[1:] if shape == "point" else []
+    curves += [] if runs else curves[1:]  # no runs: the block draw is the point draw
     return PerturbationCurve(
         kind=kind,
         fractions=fractions,
