@@ -19,6 +19,7 @@ import torch
 from chronolens._validation import suggestion
 from chronolens.models._keras_base import KerasModel, declared_input, keras_layers
 from chronolens.models._keras_bridge import jax_vjp, tensorflow_vjp, to_backend, to_torch
+from chronolens.models._keras_compiled import shared_passes
 from chronolens.models._keras_geometry import graph_output
 from chronolens.models.base import CapabilityError, Gradient, LayerGradient
 from chronolens.targets import Target
@@ -49,7 +50,7 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         self._named = keras_layers(model)
         self.device = torch.device("cpu")
         self._table_cache: dict[tuple[int, int], list[tuple[str, tuple[int, ...]]]] = {}
-        self._submodels: dict[tuple[str, str], Any] = {}
+        self._submodels, self._compiled = shared_passes(model, self._structure(), self.backend)
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -65,7 +66,10 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
     # ------------------------------------------------------------------ calls
     def scores(self, x: torch.Tensor) -> Any:
         """Return the model output for ``x`` (no graph)."""
-        out = to_torch(self._call(to_backend(self._to_model(x), self.backend)), self.backend)
+        inputs = self._to_model(x)
+        out = self._compiled.forward(self.model, inputs)
+        if out is None:
+            out = to_torch(self._call(to_backend(inputs, self.backend)), self.backend)
         return out.detach().float() if isinstance(out, torch.Tensor) else out
 
     def rule_gradient(
@@ -83,6 +87,11 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         With ``layer``, the target selects from the layer's activation (``output`` is None).
         """
         inputs = self._to_model(x)
+        if layer is None:
+            compiled = self._compiled.run(("input",), self.model, inputs, target)
+            if compiled is not None:
+                scores, output, grad, _ = compiled
+                return Gradient(scores, self._keras_output(grad), output)
         call: Callable[[Any], Any] = self._call
         select: Callable[[torch.Tensor], torch.Tensor] = target.select
         if layer is not None:
@@ -102,6 +111,9 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
     ) -> LayerGradient:
         """Return target scores, the activation of ``layer``, its gradient and the raw output."""
         inputs = self._to_model(x)
+        compiled = self._compiled_layer_gradient(inputs, target, layer)
+        if compiled is not None:
+            return compiled
         if self.backend == "tensorflow":
             both = self._submodel(layer, "both")
             selected, activation, grad, output = tensorflow_vjp(
@@ -118,6 +130,24 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
             self._keras_output(activation.detach()),
             self._keras_output(grad),
             output,
+        )
+
+    def _compiled_layer_gradient(
+        self, inputs: torch.Tensor, target: Target, layer: str
+    ) -> LayerGradient | None:
+        key = ("layer", layer)
+        if self.backend == "tensorflow":
+            both = self._submodel(layer, "both")
+            compiled = self._compiled.run(key, both, inputs, target, with_activation=True)
+        else:
+            head, tail = self._submodel(layer, "head"), self._submodel(layer, "tail")
+            compiled = self._compiled.run(key, tail, inputs, target, head=head)
+        if compiled is None:
+            return None
+        scores, output, grad, activation = compiled
+        assert activation is not None
+        return LayerGradient(
+            scores, self._keras_output(activation), self._keras_output(grad), output
         )
 
     def layer_output(self, x: torch.Tensor, layer: str) -> torch.Tensor:
