@@ -21,7 +21,7 @@ from chronolens.metrics._verdict import Verdict, call_metric, combine
 from chronolens.series import Layout, as_series
 from chronolens.targets import TargetLike
 
-__all__ = ["DEFAULT_METRICS", "METRICS", "Evaluation", "MethodEvaluation", "evaluate"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "Evaluation", "MethodEvaluation", "evaluate", "judge"]
 
 
 def _data(x: Any, mask: Any, layout: Layout, pad_value: float | None) -> Any:
@@ -115,6 +115,41 @@ def _faithfulness(
                 call = call_metric(column, measured.intervention, measured.improvement, rule[0])
                 (calls if measured.reads_sign or not signed else uncounted).append(call)
     return values, references, combine(calls, rule[1], uncounted)
+
+
+def judge(
+    model: Any,
+    explanation: Explanation,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    n_steps: int = 20,
+    threshold: float = 2.0,
+    min_interventions: int = 2,
+    seed: int = 0,
+    batch_size: int | str = "auto",
+) -> MethodEvaluation:
+    """The verdict of :func:`evaluate` on one ready map (no timing, no sanity check).
+
+    Deletion and insertion replace points with zeros; every other setting is
+    :func:`evaluate`'s. The report's faithfulness section calls this.
+    """
+    names = check_metrics(metrics)
+    settings = Settings("zeros", "point", n_steps, batch_size, seed, None)
+    values, references, verdict = _faithfulness(
+        model, explanation, names, settings, (float(threshold), int(min_interventions))
+    )
+    return MethodEvaluation(
+        method=str(explanation.method),
+        seconds_per_case=NAN,
+        deletion_auc=values.get("deletion", NAN),
+        deletion_random_auc=references.get("deletion", NAN),
+        insertion_auc=values.get("insertion", NAN),
+        insertion_random_auc=references.get("insertion", NAN),
+        sanity="n/a (a given map)",
+        metrics=values,
+        references=references,
+        verdict=verdict,
+    )
 
 
 def evaluate(

@@ -4,7 +4,9 @@ Each section is looked up at run time (``hasattr``), so the report works with wh
 installed chronolens provides: a section whose functions are missing is left out of the page
 (its key in the data is None). The page's script draws a section whenever its key is set.
 
-- ``faithfulness``: needs ``chronolens.metrics.deletion`` and ``insertion``.
+- ``faithfulness``: needs ``chronolens.metrics.deletion`` and ``insertion``; each method's
+  verdict (:func:`chronolens.metrics.evaluation.judge` on ``REPORT_METRICS``): better or worse
+  than random only where metrics built on different interventions agree.
 - ``sanity``: needs ``chronolens.metrics.model_randomization``; on a black box (no weights to
   re-draw) the section says so instead of a verdict.
 - ``prototypes``: needs ``chronolens.maximize``; on a black box (no gradients) the section says
@@ -75,9 +77,33 @@ def faithfulness(model: Any, explanations: Sequence[Explanation], seed: int, cas
                 "deletionRandom": stats.rounded(deleted.mean_random_auc),
                 "insertion": stats.rounded(inserted.mean_auc),
                 "insertionRandom": stats.rounded(inserted.mean_random_auc),
+                **_verdict(model, exp, seed),
             }
         )
     return {"curves": panels, "table": table, "cases": n} if panels else None
+
+
+REPORT_METRICS = ("deletion", "insertion", "deletion_linear", "road", "aopcr")
+
+
+def _verdict(model: Any, exp: Explanation, seed: int) -> dict[str, Any]:
+    """The verdict that survives the choice of metric, and what each metric said."""
+    from chronolens.metrics.evaluation import judge
+
+    judged = judge(model, exp, metrics=REPORT_METRICS, seed=seed)
+    verdict = judged.verdict
+    assert verdict is not None
+    calls = [
+        {
+            "metric": call.metric,
+            "intervention": call.intervention,
+            "value": stats.rounded(judged.metrics[call.metric]),
+            "random": stats.rounded(judged.references[call.metric]),
+            "call": call.call,
+        }
+        for call in verdict.calls
+    ]
+    return {"verdict": verdict.label, "detail": verdict.detail, "calls": calls}
 
 
 def _curve(
