@@ -60,6 +60,25 @@ def exact_merge():
     return ExactMerge()
 
 
+def residual_sum():
+    """A zennit canonizer for chronolens' ResidualBlock, as zennit's for torchvision's blocks:
+    the addition becomes zennit's Sum layer (which its composites give the Norm rule)."""
+    from chronolens.zoo.architectures import ResidualBlock
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return self.relu(self.canonizer_sum(torch.stack([y, self.shortcut(x)], dim=-1)))
+
+    def attributes(name, module):
+        if isinstance(module, ResidualBlock):
+            return {"forward": forward.__get__(module), "canonizer_sum": zennit("layer").Sum()}
+        return None
+
+    return zennit("canonizers").AttributeCanonizer(attributes)
+
+
 def zennit_map(model, x, target, composite, **kwargs):
     """zennit's relevance: its composite, its batch-norm merge, one-hot x output."""
     composites = zennit("composites")
@@ -69,7 +88,9 @@ def zennit_map(model, x, target, composite, **kwargs):
         flat = inputs.reshape(len(x), -1)
         kwargs["low"] = flat.amin(1)[:, None, None].expand_as(inputs)
         kwargs["high"] = flat.amax(1)[:, None, None].expand_as(inputs)
-    rules = getattr(composites, COMPOSITES[composite])(canonizers=[exact_merge()], **kwargs)
+    rules = getattr(composites, COMPOSITES[composite])(
+        canonizers=[exact_merge(), residual_sum()], **kwargs
+    )
     onehot = torch.eye(model(inputs[:1]).shape[1])[torch.as_tensor(target)]
     with attribution.Gradient(model, rules) as attributor:
         _, relevance = attributor(inputs, lambda output: onehot * output)
@@ -159,6 +180,22 @@ def test_rules_and_merges_are_recorded(x):
     assert exp.extras["rules"]["0"] == "pass"  # a batch norm on the input: nothing to merge into
     assert exp.extras["rules"]["1"] == "zbox" and exp.extras["rules"]["4"] == "gamma"
     assert exp.extras["rules"]["5"] == "merged into 4"
+    exp = cl.explain(_model("resnet"), x, "lrp")
+    assert exp.extras["rules"]["blocks.1.relu (its input, a sum)"] == "norm"
+
+
+class Residual(nn.Module):
+    """relu(conv_b(relu(conv_a(x))) + conv_s(x)), no biases."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv_a = nn.Conv1d(3, 4, 5, padding=2, bias=False)
+        self.conv_b = nn.Conv1d(4, 4, 3, padding=1, bias=False)
+        self.conv_s = nn.Conv1d(3, 4, 1, bias=False)
+        self.relu = nn.ReLU()
+
+    def forward(self, series):
+        return self.relu(self.conv_b(self.relu(self.conv_a(series))) + self.conv_s(series))
 
 
 @pytest.mark.parametrize("composite", ["epsilon_plus", "epsilon_plus_flat"])
@@ -182,6 +219,24 @@ def test_bias_free_network_conserves_the_score(composite, x):
     np.testing.assert_allclose(exp.attributions.sum(axis=(1, 2)), score, rtol=1e-4)
     np.testing.assert_allclose(exp.extras["relevance_sum"], score, rtol=1e-4)
     np.testing.assert_allclose(exp.extras["score"], score, rtol=1e-6)
+
+
+def test_residual_addition_conserves_with_the_sum_rule(x):
+    # Positive series and non-negative weights after the first layer: every z+ denominator is
+    # the layer's own output, so z+ conserves, and the sum rule splits the relevance at the
+    # addition between its two terms (the gradient would hand it whole to both: twice the sum).
+    torch.manual_seed(5)
+    block = Residual()
+    with torch.no_grad():
+        block.conv_b.weight.abs_()
+        block.conv_s.weight.abs_()
+    model = nn.Sequential(block, nn.Flatten(), nn.Linear(160, 3, bias=False)).eval()
+    series = np.abs(x)
+    exp = cl.explain(model, series, "lrp", target=1, epsilon=1e-9)
+    with torch.no_grad():
+        score = model(torch.from_numpy(series))[:, 1].numpy()
+    np.testing.assert_allclose(exp.extras["relevance_sum"], score, rtol=1e-4)
+    assert exp.extras["rules"]["0.relu (its input, a sum)"] == "norm"
 
 
 def test_linear_model_absorbs_its_bias():

@@ -28,7 +28,7 @@ from torch import nn
 from chronolens.attribution._lrp_canonize import NormStats, merged
 from chronolens.attribution._lrp_composites import Composite
 from chronolens.attribution._lrp_layers import Layer, torch_layers
-from chronolens.attribution._lrp_rules import Rule, norm_relevance
+from chronolens.attribution._lrp_rules import STABILIZER, Rule, norm_relevance, stabilize
 
 Backward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -45,6 +45,23 @@ class _Relevance(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, relevance: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         return ctx.rule(ctx.x, relevance), None, None
+
+
+class _Sum(torch.autograd.Function):
+    """Forward: ``a + b``, unchanged. Backward: shares by value, ``a R / (a + b)``, ``b R / ...``.
+
+    zennit's ``Norm`` rule on its ``Sum`` layer, which its ResNet canonizers put at additions.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+        ctx.a, ctx.b = a.detach(), b.detach()
+        return total.clone()
+
+    @staticmethod
+    def backward(ctx: Any, relevance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        share = relevance / stabilize(ctx.a + ctx.b, STABILIZER)
+        return ctx.a * share, ctx.b * share, None
 
 
 def _passed(x: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
@@ -76,6 +93,7 @@ class _Pass:
     produced: dict[int, tuple[torch.Tensor, _Call, str]] = field(default_factory=dict)
     first_pending: bool = True
     assigned: dict[str, str] = field(default_factory=dict)
+    nodes: dict[Any, torch.Tensor] = field(default_factory=dict)
 
     def rule_for(self, layer: Layer) -> Rule:
         c = self.composite
@@ -97,14 +115,37 @@ class _Pass:
                 self.assigned.setdefault(layer.name, call.rule.name)
                 out = _Relevance.apply(x, z, call.backward)
                 self.produced[id(out)] = (out, call, layer.name)
-                return out
-            if layer.kind == "pool":
+            elif layer.kind == "pool":
                 self.assigned.setdefault(layer.name, "norm")
-                return _Relevance.apply(x, z, partial(_pooled, layer))
-            if layer.stats is not None:
-                self._merge(layer, x)
-            self.assigned.setdefault(layer.name, "pass")
-            return _Relevance.apply(x, z, _passed)
+                out = _Relevance.apply(x, z, partial(_pooled, layer))
+            else:
+                if layer.stats is not None:
+                    self._merge(layer, x)
+                self.assigned.setdefault(layer.name, "pass")
+                out = _Relevance.apply(x, z, _passed)
+            self.nodes[out.grad_fn] = out
+            return out
+
+        return hook
+
+    def pre_hook(self, layer: Layer) -> Callable[..., Any]:
+        """The forward pre-hook of ``layer``: a sum of two layers' outputs gets the sum rule.
+
+        A residual addition ``y + shortcut(x)`` feeding the layer hands relevance back in
+        proportion to the two terms instead of whole to each (the addition's gradient).
+        """
+
+        def hook(module: nn.Module, inputs: tuple[Any, ...]) -> Any:
+            x = inputs[0] if inputs else None
+            if not isinstance(x, torch.Tensor) or x.grad_fn is None:
+                return None
+            if x.grad_fn.name() != "AddBackward0" or len(x.grad_fn.next_functions) != 2:
+                return None
+            a, b = (self.nodes.get(fn) for fn, _ in x.grad_fn.next_functions)
+            if a is None or b is None or a.shape != x.shape or b.shape != x.shape:
+                return None
+            self.assigned.setdefault(f"{layer.name} (its input, a sum)", "norm")
+            return (_Sum.apply(a, b, x.detach()), *inputs[1:])
 
         return hook
 
@@ -175,6 +216,7 @@ class LRPRules:
         handles = []
         try:
             for layer in table:
+                handles.append(layer.module.register_forward_pre_hook(state.pre_hook(layer)))
                 handles.append(layer.module.register_forward_hook(state.hook(layer)))
             handles.append(root.register_forward_hook(_output_hook))
             yield
@@ -182,5 +224,6 @@ class LRPRules:
             for handle in handles:
                 handle.remove()
             state.produced.clear()
+            state.nodes.clear()
             for name, rule in state.assigned.items():
                 self.assigned.setdefault(name, rule)

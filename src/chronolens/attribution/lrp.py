@@ -17,8 +17,9 @@ bias-free layers with positive inputs. Each case's sum and score are recorded
 
 Supported: PyTorch modules built of Conv1d / Conv2d, Linear, BatchNorm, ReLU-type activations,
 max and average pooling, Flatten, Dropout, Identity, in containers (``nn.Sequential``, residual
-blocks: relevance splits at an addition as the gradient does, as zennit's does without a
-canonizer for that block), and Keras models on the torch backend built of the Keras
+blocks: an addition of two layers' outputs feeding a layer shares relevance between its terms
+by value, zennit's ``Sum`` layer with the ``Norm`` rule that its ResNet canonizers insert), and
+Keras models on the torch backend built of the Keras
 counterparts (:mod:`chronolens.attribution._lrp_keras`). Any other layer (an LSTM, attention,
 a softmax) is refused, naming it and the methods that do work. Operations written in a
 forward (``torch.cat``, ``x * y``) are not layers and pass relevance as their gradient does.
