@@ -57,12 +57,20 @@ def _difference(values: torch.Tensor) -> torch.Tensor:
     return torch.cat([difference, difference])
 
 
+def _fallback(
+    d_in: torch.Tensor, ruled: torch.Tensor, grad: torch.Tensor, vjp: Vjp
+) -> torch.Tensor:
+    """``ruled``, with the ordinary gradient where the input difference is below :data:`EPS`."""
+    small = d_in.abs() < EPS
+    return torch.where(small, vjp(grad), ruled) if bool(small.any()) else ruled
+
+
 def rescale(
     inputs: torch.Tensor, outputs: torch.Tensor, grad: torch.Tensor, vjp: Vjp
 ) -> torch.Tensor:
     """DeepLIFT's rescale rule on an element-wise nonlinearity."""
     d_in, d_out = _difference(inputs), _difference(outputs)
-    return torch.where(d_in.abs() < EPS, vjp(grad), grad * d_out / d_in)
+    return _fallback(d_in, grad * d_out / d_in, grad, vjp)
 
 
 def max_pool(
@@ -74,7 +82,7 @@ def max_pool(
     cross = torch.maximum(out, out_ref)
     spread, spread_ref = vjp(grad * torch.cat([cross - out_ref, out - cross])).chunk(2)
     total = spread + spread_ref
-    return torch.where(d_in.abs() < EPS, vjp(grad), torch.cat([total, total]) / d_in)
+    return _fallback(d_in, torch.cat([total, total]) / d_in, grad, vjp)
 
 
 def softmax(
