@@ -20,19 +20,21 @@ SPECS: tuple[MethodSpec, ...] = (
             "Schaar 2021)"
         ),
         key_params=(
-            '`perturbation="fade_moving_average"`, `keep_ratio=0.5`, `n_steps=500`, '
+            '`perturbation="fade_moving_average"`, `keep_ratio=0.5` (or a list: the extremal '
+            "mask), `error_threshold`, `n_steps=500`, "
             "`learning_rate=0.1`, `size_reg_factor_init=0.5`, `size_reg_factor_dilation=100`, "
             "`time_reg_factor=0`, `deletion_mode=False`"
         ),
         extras={
             "n_steps": "optimisation steps run",
-            "keep_ratio": "the area a of the constraint",
+            "keep_ratio": "the areas a tried (one, or the list given)",
             "perturbation": "the perturbation operator used",
             "final_size_reg_factor": "the area weight at the end of the fit",
             "loss": "per case: the final objective (error, area and time terms weighted)",
             "error": "per case: the final (s(perturbed) - s(x))^2",
             "area_loss": "per case: the final mean (sort(m) - r_a)^2, unweighted",
             "time_loss": "per case: the final mean |m(t+1) - m(t)|, unweighted",
+            "selected_keep_ratio": "per case: the area of the mask returned (the extremal one)",
         },
         test_params={"n_steps": 4},
     ),

@@ -179,3 +179,25 @@ def test_deterministic_and_the_model_untouched():
 def test_bad_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):
         cl.explain(window_model(), window_series(n=1), "dynamask", target=1, **params)
+
+
+def test_a_list_of_areas_keeps_the_smallest_one_below_the_error_threshold():
+    # The window holds 12 of 120 points: an area of 0.05 (6 ones) cannot keep it all, 0.1 can.
+    model = window_model()
+    x = window_series(n=2, seed=5)
+    params = dict(target=1, n_steps=40)
+    group = cl.explain(
+        model, x, "dynamask", keep_ratio=[0.3, 0.05, 0.1], error_threshold=1e-3, **params
+    )
+    np.testing.assert_array_equal(group.extras["selected_keep_ratio"], np.float32([0.1, 0.1]))
+    assert group.extras["keep_ratio"] == [0.05, 0.1, 0.3]
+    single = cl.explain(model, x, "dynamask", keep_ratio=0.1, **params)
+    np.testing.assert_array_equal(group.attributions, single.attributions)
+    np.testing.assert_array_equal(group.extras["error"], single.extras["error"])
+    small = cl.explain(model, x, "dynamask", keep_ratio=0.05, **params)
+    assert (small.extras["error"] > 1e-3).all()  # why 0.05 was passed over
+
+
+def test_an_empty_list_of_areas_is_refused():
+    with pytest.raises(TypeError, match="non-empty list"):
+        cl.explain(window_model(), window_series(n=1), "dynamask", target=1, keep_ratio=[])

@@ -15,6 +15,8 @@ asks for a fraction ``a`` of ones and zeros elsewhere without saying where. The 
 grows geometrically during the fit, from ``size_reg_factor_init`` to ``size_reg_factor_init *
 size_reg_factor_dilation`` at the end, so the mask first finds what matters and is then forced
 towards a binary mask of the right area. After each step the mask is clipped to [0, 1].
+A list of areas fits one mask per area and keeps, per case, the extremal one: the smallest
+area whose error is below ``error_threshold`` (the authors' ``MaskGroup``).
 
 In deletion mode (``deletion_mode=True``) the points where ``m = 1`` are *removed* (``Phi(x,
 1 - m)``) and the error is maximised (``-e(m)`` in the objective): the mask then marks the
@@ -34,6 +36,8 @@ chunk), so a map does not depend on ``batch_size`` or on the other cases.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -88,12 +92,13 @@ def _fit_chunk(
     target: Target,
     operator: Any,
     settings: dict[str, Any],
+    keep_ratio: float,
     progress: Progress,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Fit the masks of one chunk of cases; return them and their final per-case terms."""
+    """Fit the masks of one chunk of cases at one area; return them and their final terms."""
     reference_score = unperturbed_scores(model, x, target)
     mask = torch.full_like(x, settings["initial_mask_coef"]).requires_grad_(True)
-    r_a = area_reference(x[0].numel(), settings["keep_ratio"]).to(x.device, x.dtype)
+    r_a = area_reference(x[0].numel(), keep_ratio).to(x.device, x.dtype)
     sign = -1.0 if settings["deletion_mode"] else 1.0
     growth = math.exp(math.log(settings["size_reg_factor_dilation"]) / settings["n_steps"])
 
@@ -114,12 +119,59 @@ def _fit_chunk(
     return mask.detach(), final_terms(objective, settings["n_steps"])
 
 
+def _fit_areas(
+    model: Model,
+    x: torch.Tensor,
+    target: Target,
+    operator: Any,
+    settings: dict[str, Any],
+    progress: Progress,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Fit one mask per keep ratio and keep, per case, the extremal one.
+
+    The authors' ``MaskGroup.get_extremal_mask``: the smallest area whose final error is below
+    ``error_threshold`` (above it in deletion mode); when none is, or no threshold is given,
+    the area with the lowest error (highest in deletion mode). Decided case by case.
+    """
+    ratios = settings["keep_ratio"]
+    fits = [_fit_chunk(model, x, target, operator, settings, r, progress) for r in ratios]
+    errors = torch.stack([terms["error"] for _, terms in fits])  # (areas, rows)
+    ranked = -errors if settings["deletion_mode"] else errors
+    best = ranked.argmin(0)  # the first (smallest) area on ties
+    threshold = settings["error_threshold"]
+    if threshold is not None:
+        good = errors > threshold if settings["deletion_mode"] else errors < threshold
+        best = torch.where(good.any(0), good.to(torch.int8).argmax(0), best)
+    rows = torch.arange(len(x))
+    mask = torch.stack([m for m, _ in fits])[best, rows]
+    chosen = {key: torch.stack([t[key] for _, t in fits])[best, rows] for key in TERMS}
+    chosen["selected_keep_ratio"] = torch.tensor(ratios, dtype=torch.float32)[best.cpu()]
+    return mask, chosen
+
+
+def _keep_ratios(value: Any) -> tuple[float, ...]:
+    """``keep_ratio`` as a sorted tuple of areas in (0, 1]."""
+    values = [value] if isinstance(value, numbers.Real) else value
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        values = []
+    values = list(values)
+    if not values:
+        raise TypeError(
+            f"`keep_ratio` must be a number in (0, 1] or a non-empty list of them; got {value!r}."
+        )
+    checked = [
+        check_float(v, "keep_ratio", minimum=0.0, maximum=1.0, strict_minimum=True) for v in values
+    ]
+    return tuple(sorted(set(checked)))
+
+
 def _settings(**values: Any) -> dict[str, Any]:
     """Checked optimisation settings."""
     return {
-        "keep_ratio": check_float(
-            values["keep_ratio"], "keep_ratio", minimum=0.0, maximum=1.0, strict_minimum=True
-        ),
+        "keep_ratio": _keep_ratios(values["keep_ratio"]),
+        "error_threshold": None
+        if values["error_threshold"] is None
+        else check_float(values["error_threshold"], "error_threshold", minimum=0.0),
         "n_steps": check_int(values["n_steps"], "n_steps", minimum=1),
         "learning_rate": check_float(
             values["learning_rate"], "learning_rate", minimum=0.0, strict_minimum=True
@@ -148,7 +200,8 @@ def dynamask(
     target: Target,
     *,
     perturbation: str = "fade_moving_average",
-    keep_ratio: float = 0.5,
+    keep_ratio: float | Sequence[float] = 0.5,
+    error_threshold: float | None = None,
     n_steps: int = 500,
     learning_rate: float = 0.1,
     momentum: float = 0.9,
@@ -172,8 +225,13 @@ def dynamask(
         How a removed point is replaced: its channel's mean over time; a Gaussian blur of width
         ``sigma_max (1 - m)``; the centred moving average over ``2 window_size + 1`` points;
         ``baseline``.
-    keep_ratio : float in (0, 1], default=0.5
+    keep_ratio : float in (0, 1] or sequence of them, default=0.5
         The area ``a``: the share of points the mask should keep (the reference vector's ones).
+        A sequence fits one mask per area and keeps, per case, the extremal one (the paper's
+        mask group): the smallest area whose error is below ``error_threshold``, else the area
+        with the lowest error (highest, in deletion mode).
+    error_threshold : float, optional
+        The acceptable error ``epsilon`` of that choice (exceeded, in deletion mode).
     n_steps : int, default=500
         Optimisation steps (SGD with momentum).
     learning_rate, momentum : float, default=0.1, 0.9
@@ -203,6 +261,7 @@ def dynamask(
     perturbation = check_choice(perturbation, "perturbation", ops.PERTURBATIONS)
     settings = _settings(
         keep_ratio=keep_ratio,
+        error_threshold=error_threshold,
         n_steps=n_steps,
         learning_rate=learning_rate,
         momentum=momentum,
@@ -218,18 +277,18 @@ def dynamask(
     assert references is not None  # local_mean is not allowed
     n = x.shape[0]
     masks = torch.empty_like(x)
-    terms = {key: torch.empty(n) for key in TERMS}
-    progress.start(n * settings["n_steps"])
+    terms = {key: torch.empty(n) for key in (*TERMS, "selected_keep_ratio")}
+    progress.start(n * settings["n_steps"] * len(settings["keep_ratio"]))
     for start, stop in chunks(n, batch_size):
         operator = _operator(perturbation, sigma_max, window_size, references[start:stop])
-        masks[start:stop], found = _fit_chunk(
+        masks[start:stop], found = _fit_areas(
             model, x[start:stop], target.take(slice(start, stop)), operator, settings, progress
         )
-        for key in TERMS:
+        for key in terms:
             terms[key][start:stop] = found[key].cpu()
     extras = {
         "n_steps": settings["n_steps"],
-        "keep_ratio": settings["keep_ratio"],
+        "keep_ratio": list(settings["keep_ratio"]),
         "perturbation": perturbation,
         "final_size_reg_factor": settings["size_reg_factor_init"]
         * settings["size_reg_factor_dilation"],
