@@ -11,9 +11,11 @@ pytest.importorskip("keras")
 
 SCRIPT = textwrap.dedent(
     """
+    import sys
     import numpy as np, keras
     import chronolens as cl
-    from tests.counterfactual.planted import HI, LO, T, planted_window_data
+    sys.path.insert(0, HERE)
+    from planted import HI, LO, T, planted_window_data
 
     # class 1 exactly when channel 1's mean over points 20..29 is above 0
     model = keras.Sequential([
@@ -48,10 +50,10 @@ SCRIPT = textwrap.dedent(
 
 def test_keras_torch_backend():
     env = dict(os.environ, KERAS_BACKEND="torch")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    here = os.path.dirname(os.path.abspath(__file__))  # planted.py, imported by path
+    script = SCRIPT.replace("HERE", repr(here))
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("OK")
