@@ -88,6 +88,8 @@ class CompiledPasses:
         self.backend = backend
         self._functions: dict[tuple[Any, ...], Any] = {}
         self._failed: set[tuple[Any, ...]] = set()
+        #: The layer table per input shape ``(c, t)``: each readable layer's output shape.
+        self.tables: dict[tuple[int, int], list[tuple[str, tuple[int, ...]]]] = {}
 
     def forward(self, model: Any, inputs: torch.Tensor) -> Any:
         """The model output (torch tensors), compiled; None to run eagerly.

@@ -49,8 +49,8 @@ class KerasGraphModel(KerasModel, backends=("tensorflow", "jax")):
         self._init_keras(model)
         self._named = keras_layers(model)
         self.device = torch.device("cpu")
-        self._table_cache: dict[tuple[int, int], list[tuple[str, tuple[int, ...]]]] = {}
         self._submodels, self._compiled = shared_passes(model, self._structure(), self.backend)
+        self._table_cache = self._compiled.tables
 
     @contextmanager
     def session(self) -> Iterator[None]:
