@@ -9,7 +9,10 @@ seconds / chronolens seconds: above 1 means chronolens is faster), the largest d
 the two maps, and the physical floor: one compiled forward+backward pass over the same cases
 (``tf.function``), with chronolens' time as a multiple of it.
 
-    pip install tf-keras-vis          # benchmark-only dependency
+    # benchmark-only dependency, kept out of the environment: its wheel ships a top-level
+    # `tests` package that would hide a project's own tests/ folder
+    pip install --no-deps --target /tmp/tfkv tf-keras-vis && rm -r /tmp/tfkv/tests
+    export PYTHONPATH=/tmp/tfkv
     python benchmarks/keras_speed.py           # 2, 64, 256 cases at 300 points; 2, 16 at 3,000
     python benchmarks/keras_speed.py --quick    # 2 and 64 cases at 300 points
 """
