@@ -100,7 +100,8 @@ def lrp(
         layer. Names and assignments are zennit's.
     epsilon : float, default=1e-6
         Stabiliser of the epsilon rule on linear layers (larger values absorb weak, noisy
-        relevance).
+        relevance); above 0 (LRP-0 is ``epsilon=1e-9``: at 0 an output of exactly zero
+        divides zero by zero).
     gamma : float, default=0.25
         How much the gamma rule (``epsilon_gamma_box``) favours positive contributions.
     low, high : float, optional
@@ -114,7 +115,7 @@ def lrp(
         layer got; ``case_extras`` hold each case's ``relevance_sum`` and ``score``.
     """
     composite = check_choice(composite, "composite", COMPOSITES)
-    epsilon = check_float(epsilon, "epsilon", minimum=0.0)
+    epsilon = check_float(epsilon, "epsilon", minimum=0.0, strict_minimum=True)  # 0: 0 / 0
     gamma = check_float(gamma, "gamma", minimum=0.0)
     bounds = _bounds(x, low, high, composite)
     maps = torch.empty_like(x)
