@@ -142,15 +142,20 @@ def _aopcr(model: Any, exp: Explanation, s: Settings) -> dict[str, Measured]:
     if exp.lengths is not None:
         return {"aopcr": Measured(*(_nan(exp.n_cases),) * 3, "remove time steps")}
     batch = 64 if s.batch_size == "auto" else int(s.batch_size)
+    options: dict[str, Any] = {"seed": s.seed, "batch_size": batch}
+    what = "remove time steps"
     try:
-        values = aopcr(model, exp.x, exp, seed=s.seed, batch_size=batch)
-        what = "remove time steps"
+        values = aopcr(model, exp.x, exp, **options)
     except ValueError as error:
         if "mode='mask'" not in str(error):
             raise
-        values = aopcr(model, exp.x, exp, seed=s.seed, batch_size=batch, mode="mask")
-        what = "replace points with zeros"
-    return {"aopcr": Measured(values, _nan(len(values)), values, what)}
+        options["mode"], what = "mask", "replace points with zeros"
+        values = aopcr(model, exp.x, exp, **options)
+    columns = {"aopcr": Measured(values, _nan(len(values)), values, what)}
+    matched = aopcr(model, exp.x, exp, reference="matched", **options)
+    if not np.array_equal(matched, values):  # else the map has no runs: the same draws
+        columns["aopcr_block"] = Measured(matched, _nan(len(values)), matched, what)
+    return columns
 
 
 def _function(name: str) -> Callable[..., Any]:
@@ -278,7 +283,9 @@ METRICS: dict[str, MetricEntry] = {
             {
                 "aopcr": "MILLET's AOPCR: does the predicted logit fall faster than under "
                 "random orders when the map's top time steps are removed from the series? "
-                "(higher is better, 0 is random; zeros written instead for fixed-length models)"
+                "(higher is better, 0 is random; zeros written instead for fixed-length models)."
+                " `aopcr_block`: against random runs of the map's own block sizes (MILLET's "
+                "reference draws scattered steps)"
             },
             _aopcr,
         ),
