@@ -27,7 +27,7 @@ from torch import nn
 
 from chronolens.attribution._lrp_canonize import NormStats, merged
 from chronolens.attribution._lrp_composites import Composite
-from chronolens.attribution._lrp_layers import Layer, torch_layers
+from chronolens.attribution._lrp_layers import Layer, refuse, torch_layers
 from chronolens.attribution._lrp_rules import STABILIZER, Rule, norm_relevance, stabilize
 
 Backward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -107,6 +107,8 @@ class _Pass:
         """The forward hook of ``layer``: its output, from :class:`_Relevance` with its rule."""
 
         def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
+            if layer.kind == "sum":
+                return self._sum(layer, inputs, output)
             if not _differentiable(inputs, output):
                 return None
             x, z = inputs[0], output.detach()
@@ -148,6 +150,20 @@ class _Pass:
             return (_Sum.apply(a, b, x.detach()), *inputs[1:])
 
         return hook
+
+    def _sum(self, layer: Layer, inputs: tuple[Any, ...], output: Any) -> Any:
+        terms = inputs[0] if len(inputs) == 1 else inputs  # Keras Add: called on a list
+        if not isinstance(output, torch.Tensor) or len(terms) != 2:
+            raise refuse(layer.name, f"an addition of {len(terms)} terms")
+        a, b = terms
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            return None
+        if a.shape != output.shape or b.shape != output.shape or not output.requires_grad:
+            return None
+        self.assigned.setdefault(layer.name, "norm")
+        out = _Sum.apply(a, b, output.detach())
+        self.nodes[out.grad_fn] = out
+        return out
 
     def _merge(self, norm: Layer, x: torch.Tensor) -> None:
         entry = self.produced.get(id(x))

@@ -130,6 +130,8 @@ def keras_layers(root: Any) -> list[Layer]:
             table.append(Layer(name, layer, "pass"))
         elif isinstance(layer, pools):
             table.append(Layer(name, layer, "pool", forward=layer.call))
+        elif isinstance(layer, kl.Add):
+            table.append(Layer(name, layer, "sum"))  # the sum rule, as at a torch addition
         else:
             raise refuse(name, f"Keras {type(layer).__name__}")
     return table
