@@ -66,7 +66,7 @@ WORKING = (
 HANDLED = (
     "LRP propagates relevance through convolutions (Conv1d, Conv2d, Keras Conv1D), linear "
     "layers (Linear, Dense), batch norms, ReLU-type activations, max and average pooling, "
-    "Flatten, Dropout and Identity"
+    "additions of two layers' outputs (residual blocks, Keras Add), Flatten, Dropout and Identity"
 )
 
 
