@@ -199,9 +199,15 @@ def evaluate(
         As in :func:`chronolens.explain`.
     metrics : sequence of str, default=DEFAULT_METRICS
         The faithfulness metrics to run, by name (``chronolens.metrics.evaluation.METRICS``
-        maps each to the question it answers): ``"deletion"`` and ``"insertion"`` (points
-        replaced with ``baseline``), ``"deletion_window"`` (windows replaced with their own
-        mean), ``"aopcr"`` (MILLET's: time steps removed from the series).
+        maps each column to the question it answers): ``"deletion"`` and ``"insertion"``
+        (points replaced with ``baseline``), ``"deletion_linear"`` and
+        ``"insertion_linear"`` (linear imputation), ``"deletion_window"`` (windows replaced
+        with their own mean), ``"road"`` (columns ``road_morf``, ``road_lerf``), ``"aopcr"``
+        (MILLET's: time steps removed), ``"cpd"``, ``"cpp"``, ``"infidelity"`` (against a
+        random map; they read the map's magnitude only, so on a map with negative values
+        their calls are shown but not counted), ``"max_sensitivity"``, ``"stability"``
+        (robustness: columns without a call). Curves also get a ``*_block`` column against
+        random runs of the map's own block sizes when the map has runs.
     baseline, granularity, n_steps
         Of the ``"deletion"`` and ``"insertion"`` curves (see
         :func:`chronolens.metrics.deletion`).
