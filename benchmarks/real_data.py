@@ -9,7 +9,7 @@ ROAD's noisy imputation, removal of time steps, Gaussian noise), each against it
 reference, and gives the verdict that survives the choice of metric. A random map is the
 control: its verdict should be "inconclusive".
 
-    python benchmarks/real_data.py --quick     # 2 small sets, half-width FCN, 5 methods
+    python benchmarks/real_data.py --quick     # 2 sets, half-width FCN, 5 methods: 4-21 min
     python benchmarks/real_data.py --medium    # 5 sets, FCN and ResNet, every method
     python benchmarks/real_data.py --quick --sets GunPoint ItalyPowerDemand --methods saliency,cam
 """
@@ -43,8 +43,8 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "sets": ("GunPoint", "BasicMotions"),
         "models": ("fcn",),
         "filters": (64, 128, 64),
-        "epochs": 80,
-        "patience": 20,
+        "epochs": 50,
+        "patience": 15,
         "cases": 8,
         "n_steps": 10,
         "methods": QUICK_METHODS,
