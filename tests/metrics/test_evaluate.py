@@ -32,6 +32,7 @@ def test_evaluate_command_prints_the_metrics_of_each_method(
 ):
     model, folder, mask = saved
     args = [str(folder / model_file), str(folder / "x.npy"), "--mask", str(folder / "mask.npy")]
+    args += ["--metrics", "deletion,insertion"]
     code = main(["evaluate", *args, "--methods", ",".join(methods), "--n-steps", "5"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -62,6 +63,8 @@ def test_evaluate_without_mask_and_with_errors(saved, capsys):
             "--no-sanity",
             "--n-steps",
             "3",
+            "--metrics",
+            "deletion",
         ]
     )
     out = capsys.readouterr().out

@@ -70,8 +70,8 @@ def _stop(losses, patience):
 
 def test_early_stopping_restores_the_best_validation_epoch():
     x, y = _data(60, 0, noise=0.4)
-    x_val, y_val = _data(200, 1, noise=0.0)
-    losses, states = _reference(x, y, x_val, y_val, epochs=60, lr=0.01, batch_size=16, seed=3)
+    x_val, y_val = _data(100, 1, noise=0.0)
+    losses, states = _reference(x, y, x_val, y_val, epochs=30, lr=0.01, batch_size=16, seed=3)
     best, run = _stop(losses, patience=5)
     assert best < run - 1 and losses[-1] > losses[best]  # planted: training longer overfits
     model = _model()
@@ -79,7 +79,7 @@ def test_early_stopping_restores_the_best_validation_epoch():
         model,
         x,
         y,
-        epochs=60,
+        epochs=30,
         lr=0.01,
         batch_size=16,
         seed=3,
@@ -102,7 +102,7 @@ def test_a_validation_fraction_is_held_out_per_class_and_seeded():
         model,
         x,
         y,
-        epochs=40,
+        epochs=25,
         lr=0.01,
         batch_size=16,
         seed=3,
@@ -113,7 +113,7 @@ def test_a_validation_fraction_is_held_out_per_class_and_seeded():
     held = np.asarray(history["validation_cases"])
     assert len(held) == sum(round(0.25 * np.sum(y == k)) for k in (0, 1))
     kept = np.setdiff1d(np.arange(60), held)
-    losses, states = _reference(x[kept], y[kept], x[held], y[held], 40, 0.01, 16, 3)
+    losses, states = _reference(x[kept], y[kept], x[held], y[held], 25, 0.01, 16, 3)
     best, run = _stop(losses, patience=4)
     assert history["best_epoch"] == [best] and history["epochs_run"] == [run]
     for key, value in model.state_dict().items():
