@@ -234,7 +234,7 @@ CORE: tuple[MethodSpec, ...] = (
         meaning="score drop when a sliding window is replaced (Zeiler & Fergus 2014); any model",
         key_params='`window=15`, `stride=min(5, window)`, `channels="each"\\|"all"`, `baseline`',
         extras={
-            "occlusion_path": "'incremental' or 'full': which engine ran",
+            "occlusion_path": "'incremental-chain', 'incremental-graph' or 'full': which engine ran",
             "n_windows": "number of windows",
             "window_drops": "per case: the score drop of every window",
         },
@@ -248,7 +248,7 @@ CORE: tuple[MethodSpec, ...] = (
         meaning="score drop when a time segment is replaced; any model",
         key_params="`n_segments=10`, `channels`, `baseline`",
         extras={
-            "occlusion_path": "'incremental' or 'full': which engine ran",
+            "occlusion_path": "'incremental-chain', 'incremental-graph' or 'full': which engine ran",
             "segment_edges": "the segments' edges",
             "segment_drops": "per case: the score drop of every segment",
         },

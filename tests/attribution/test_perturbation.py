@@ -50,7 +50,7 @@ def test_incremental_equals_full_recomputation(head, channels, baseline, x90):
     params = dict(window=7, stride=3, channels=channels, baseline=baseline, seed=3, target=1)
     fast = cl.explain(model, x90, "occlusion", **params)
     full = cl.explain(Untraceable(model), x90, "occlusion", **params)
-    assert fast.extras["occlusion_path"] == "incremental"
+    assert fast.extras["occlusion_path"] == "incremental-chain"
     assert full.extras["occlusion_path"] == "full"
     scale = np.abs(full.attributions).max()
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)
@@ -60,7 +60,7 @@ def test_incremental_equals_full_recomputation(head, channels, baseline, x90):
 def test_occlusion_matches_captum_on_user_architecture(user_model, user_x, channels):
     x = user_x[:3]
     exp = cl.explain(user_model, x, "occlusion", window=15, stride=5, channels=channels)
-    assert exp.extras["occlusion_path"] == "incremental"
+    assert exp.extras["occlusion_path"] == "incremental-chain"
     shape, strides = ((1, 15), (1, 5)) if channels == "each" else ((9, 15), (9, 5))
     expected = (
         Occlusion(user_model)
@@ -126,7 +126,7 @@ def test_feature_ablation_matches_captum(user_model, user_x):
         .numpy()
     )
     np.testing.assert_allclose(exp.attributions, expected, rtol=1e-4, atol=1e-6)
-    assert exp.extras["occlusion_path"] == "incremental"
+    assert exp.extras["occlusion_path"] == "incremental-chain"
 
 
 def test_feature_ablation_all_channels(tiny, tiny_x):
@@ -227,7 +227,7 @@ def test_user_architecture_at_3000_points_is_incremental():
     x = np.random.default_rng(0).normal(size=(1, 9, 3000)).astype(np.float32)
     fast = cl.explain(model, x, "occlusion", channels="all", window=50, stride=50)
     full = cl.explain(Untraceable(model), x, "occlusion", channels="all", window=50, stride=50)
-    assert fast.extras["occlusion_path"] == "incremental"
+    assert fast.extras["occlusion_path"] == "incremental-chain"
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-6)
     assert math.isclose(fast.extras["n_windows"], math.ceil((3000 - 50) / 50) + 1)
 
@@ -239,7 +239,7 @@ def test_incremental_windows_as_wide_as_the_layers(window, x90):
     params = dict(window=window, stride=max(1, window // 2), target=0)
     fast = cl.explain(model, x90, "occlusion", **params)
     full = cl.explain(Untraceable(model), x90, "occlusion", **params)
-    assert fast.extras["occlusion_path"] == "incremental"
+    assert fast.extras["occlusion_path"] == "incremental-chain"
     scale = np.abs(full.attributions).max()
     np.testing.assert_allclose(fast.attributions, full.attributions, rtol=1e-4, atol=1e-5 * scale)
 
