@@ -78,12 +78,34 @@ def faithfulness(model: Any, explanations: Sequence[Explanation], seed: int, cas
                 "insertion": stats.rounded(inserted.mean_auc),
                 "insertionRandom": stats.rounded(inserted.mean_random_auc),
                 **_verdict(model, exp, seed),
+                **_baseline_agreement(model, exp, seed),
             }
         )
     return {"curves": panels, "table": table, "cases": n} if panels else None
 
 
 REPORT_METRICS = ("deletion", "insertion", "deletion_linear", "road", "aopcr")
+
+
+def _baseline_agreement(model: Any, exp: Explanation, seed: int) -> dict[str, Any]:
+    """Mean rank agreement of the map re-run under other baselines (baseline methods only)."""
+    from chronolens.registry import REGISTRY
+    from chronolens.sensitivity import baseline_sensitivity
+
+    spec = REGISTRY.get(exp.method)
+    if spec is None or "baseline" not in spec.parameters:
+        return {"baselineAgreement": None, "baselineNote": "the method takes no baseline"}
+    params = {k: v for k, v in exp.params.items() if k not in ("baseline", "seed")}
+    try:
+        result = baseline_sensitivity(
+            model, exp.x, exp.method, target=exp.target, seed=seed, progress=False, **params
+        )
+    except (ValueError, TypeError) as error:  # e.g. an array parameter of another shape
+        return {"baselineAgreement": None, "baselineNote": f"not computed: {error}"}
+    return {
+        "baselineAgreement": stats.rounded(float(np.nanmean(result.agreement))),
+        "baselineNote": "baselines " + ", ".join(result.baselines),
+    }
 
 
 def _verdict(model: Any, exp: Explanation, seed: int) -> dict[str, Any]:
