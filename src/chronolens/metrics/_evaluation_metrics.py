@@ -123,11 +123,18 @@ def _road(model: Any, exp: Explanation, s: Settings) -> dict[str, Measured]:
     """ROAD's MoRF and LeRF (noisy linear imputation), each against the random order."""
     from chronolens.metrics.road import road
 
-    result = road(model, exp, target=s.target, batch_size=s.batch_size, seed=s.seed)
+    n = exp.n_cases
+    morf, lerf, rand = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for index, part in exp.by_length():  # unequal lengths: each length at its own length
+        target = s.target
+        if target is not None and not callable(target) and np.ndim(target) == 1:
+            target = np.asarray(target)[index]
+        result = road(model, part, target=target, batch_size=s.batch_size, seed=s.seed)
+        morf[index], lerf[index], rand[index] = result.morf_auc, result.lerf_auc, result.random_auc
     what = "impute linearly with noise (ROAD)"
     return {
-        "road_morf": _versus(result.morf_auc, result.random_auc, False, what),
-        "road_lerf": _versus(result.lerf_auc, result.random_auc, True, what),
+        "road_morf": _versus(morf, rand, False, what),
+        "road_lerf": _versus(lerf, rand, True, what),
     }
 
 
