@@ -61,7 +61,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
             "dcam": {"n_permutations": 20},
             "tsr": {"window": 5},
             "dynamask": {"n_steps": 100},
-            "extremal_mask": {"n_steps": 100},
+            "extremal_mask": {"n_steps": 30},
         },
     },
     "medium": {
