@@ -9,9 +9,10 @@ of one case.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
+
+from chronolens._validation import in_flags_of
 
 __all__ = ["add_counterfactual"]
 
@@ -34,14 +35,7 @@ _FLAGS = {
 
 def _in_flags(message: str) -> str:
     """Say a message in this command's terms: ``search='best'`` -> ``--search best``."""
-    for name, flag in _FLAGS.items():
-
-        def as_flag(match: re.Match[str], flag: str = flag) -> str:
-            return f"{flag} {match[2] or match[3]}"
-
-        message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
-        message = message.replace(f"`{name}`", flag)
-    return message
+    return in_flags_of(message, _FLAGS)
 
 
 def _target(text: str | None) -> Any:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import difflib
 import numbers
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -124,3 +125,18 @@ def check_no_extra_params(method: str, params: dict[str, Any], accepted: Iterabl
                 f"Method {method!r} got an unexpected parameter {key!r}.{suggestion(key, accepted)}"
                 f" Its parameters are: {listed}."
             )
+
+
+def in_flags_of(message: str, flags: Mapping[str, str]) -> str:
+    """Say a message in command-line terms: ``layout='nlc'`` -> ``--layout nlc``.
+
+    ``flags`` maps the Python parameter names a message may use to the command's flags.
+    """
+    for name, flag in flags.items():
+
+        def as_flag(match: re.Match[str], flag: str = flag) -> str:
+            return f"{flag} {match[2] or match[3]}"
+
+        message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
+        message = message.replace(f"`{name}`", flag)
+    return message

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from chronolens._cli_counterfactual import add_counterfactual
 from chronolens._cli_dataset import add_dataset_arguments, command_dataset, is_dataset_job
 from chronolens._cli_lengths import add_length_arguments, load_cases
+from chronolens._validation import in_flags_of
 
 
 def _parse_value(text: str) -> Any:
@@ -361,14 +361,7 @@ FLAGS = {
 
 def in_flags(message: str) -> str:
     """Say a message in command-line terms: ``layout='nlc'`` -> ``--layout nlc``."""
-    for name, flag in FLAGS.items():
-
-        def as_flag(match: re.Match[str], flag: str = flag) -> str:
-            return f"{flag} {match[2] or match[3]}"
-
-        message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
-        message = message.replace(f"`{name}`", flag)
-    return message
+    return in_flags_of(message, FLAGS)
 
 
 def _check_methods(names: Sequence[str], params: dict[str, Any]) -> None:
