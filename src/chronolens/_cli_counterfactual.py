@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from chronolens._validation import in_flags_of
+from chronolens._validation import in_flags_of, parse_target_flag
 
 __all__ = ["add_counterfactual"]
 
@@ -36,19 +36,6 @@ _FLAGS = {
 def _in_flags(message: str) -> str:
     """Say a message in this command's terms: ``search='best'`` -> ``--search best``."""
     return in_flags_of(message, _FLAGS)
-
-
-def _target(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(
-            f"--target {text!r} is not a class index: pass an integer (--target 1) or one per "
-            "case, comma-separated (--target 0,2,1)."
-        ) from None
-    return values[0] if len(values) == 1 else values
 
 
 def _reference(args: argparse.Namespace) -> Any:
@@ -100,7 +87,7 @@ def _command(args: argparse.Namespace) -> int:
         result = counterfactual(
             model,
             data,
-            _target(args.target),
+            parse_target_flag(args.target),
             method=args.method,
             reference=reference,
             layout=args.layout,

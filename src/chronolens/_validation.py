@@ -140,3 +140,17 @@ def in_flags_of(message: str, flags: Mapping[str, str]) -> str:
         message = re.sub(rf"\b{name}=('([^']*)'|(\w+))", as_flag, message)
         message = message.replace(f"`{name}`", flag)
     return message
+
+
+def parse_target_flag(text: str | None) -> Any:
+    """``--target``: None, one class index, or one per case, comma-separated."""
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--target {text!r} is not a class index: pass an integer (--target 1) or one "
+            "integer per case, comma-separated (--target 0,2,1)."
+        ) from None
+    return values[0] if len(values) == 1 else values

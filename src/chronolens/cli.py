@@ -15,7 +15,7 @@ from typing import Any
 from chronolens._cli_counterfactual import add_counterfactual
 from chronolens._cli_dataset import add_dataset_arguments, command_dataset, is_dataset_job
 from chronolens._cli_lengths import add_length_arguments, load_cases
-from chronolens._validation import in_flags_of
+from chronolens._validation import in_flags_of, parse_target_flag
 
 
 def _parse_value(text: str) -> Any:
@@ -33,19 +33,6 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, Any]:
         key, value = pair.split("=", 1)
         params[key.strip()] = _parse_value(value)
     return params
-
-
-def _parse_target(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(
-            f"--target {text!r} is not a class index: pass an integer (--target 1) or one "
-            "integer per case, comma-separated (--target 0,2,1)."
-        ) from None
-    return values[0] if len(values) == 1 else values
 
 
 def _batch_size(text: str) -> int | str:
@@ -121,7 +108,7 @@ def _command_explain(args: argparse.Namespace) -> int:
     if not args.method and not is_dataset_job(args):
         raise ValueError("--method is required for an .npz --out (see `chronolens methods`).")
     params = _parse_params(args.param)
-    target = _parse_target(args.target)
+    target = parse_target_flag(args.target)
     if is_dataset_job(args):
         return command_dataset(args, params, target)
     data, channel_names = load_cases(args, args.data, args.key)
@@ -171,7 +158,7 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     names = [name.strip() for name in args.methods.split(",") if name.strip()]
     if not names:
         raise ValueError("--methods needs at least one method name, e.g. --methods saliency,cam.")
-    target = _parse_target(args.target)
+    target = parse_target_flag(args.target)
     _check_methods(names, {})  # answer before a framework is imported
     metrics = DEFAULT_METRICS
     if args.metrics is not None:
