@@ -12,8 +12,20 @@ import chronolens as cl
 from chronolens.streaming import explain_dataset
 
 RUN = """
-import sys
-from chronolens.streaming import explain_dataset
+import pathlib, sys, time
+from chronolens.streaming import _runner, explain_dataset
+
+original = _runner.ChunkTask.run
+
+
+def run(self, x, start, model=None):  # the fifth chunk (cases 16-19) is killed while in flight
+    if start == 16:
+        pathlib.Path(sys.argv[4]).touch()
+        time.sleep(600)
+    return original(self, x, start, model)
+
+
+_runner.ChunkTask.run = run
 explain_dataset(sys.argv[1], sys.argv[2], method="smoothgrad", out=sys.argv[3], chunk_size=4,
                 seed=11, n_samples=64, progress=False)
 """
@@ -24,17 +36,15 @@ def test_killed_job_resumes_and_writes_every_case_once(tmp_path, model_file, loa
 
     path, x = data
     out = tmp_path / "o.zarr"
-    child = subprocess.Popen([sys.executable, "-c", RUN, str(model_file), str(path), str(out)])
+    in_flight = tmp_path / "in-flight"
+    child = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(model_file), str(path), str(out), str(in_flight)]
+    )
     try:
         deadline = time.monotonic() + 120
-        done = 0
-        while time.monotonic() < deadline and child.poll() is None:
-            if (out / "done").exists():
-                done = int(np.asarray(zarr.open_group(str(out), mode="r")["done"][:]).sum())
-                if done >= 3:
-                    break
+        while time.monotonic() < deadline and child.poll() is None and not in_flight.exists():
             time.sleep(0.02)
-        assert child.poll() is None, "the run finished before it could be killed; make it longer"
+        assert in_flight.exists(), "the child never reached its fifth chunk"
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
     finally:
@@ -42,7 +52,7 @@ def test_killed_job_resumes_and_writes_every_case_once(tmp_path, model_file, loa
             child.kill()
     group = zarr.open_group(str(out), mode="r")
     first = np.asarray(group["done"][:]).astype(bool)
-    assert 3 <= first.sum() < len(first)
+    assert first.sum() == 4 and first[:4].all()  # four finished, the fifth lost in flight
     job = explain_dataset(
         model_file, path, method="smoothgrad", out=out, chunk_size=4, seed=11, n_samples=64
     )
