@@ -58,6 +58,12 @@ class Dataset:
         Name of each channel, ``n_channels`` of them.
     name : str
         Human-readable name of the data set.
+    step_labels : numpy.ndarray or None, default=None
+        For online tasks, where a label is drawn at every time point (the HMM data sets
+        :func:`~chronolens.datasets.make_state` and
+        :func:`~chronolens.datasets.make_switch_feature`): integer codes of shape
+        (n_cases, n_timepoints); ``y`` is then the label at the last time point. None for
+        whole-series tasks. It is not unpacked: read it as ``data.step_labels``.
 
     Examples
     --------
@@ -77,6 +83,7 @@ class Dataset:
     class_names: tuple[str, ...]
     channel_names: tuple[str, ...]
     name: str
+    step_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
@@ -118,6 +125,7 @@ class Dataset:
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "class_names", class_names)
         object.__setattr__(self, "channel_names", channel_names)
+        object.__setattr__(self, "step_labels", _step_labels(self.step_labels, X, class_names))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield ``X`` and ``y``, then ``mask`` only when it is not None."""
@@ -164,7 +172,29 @@ class Dataset:
             class_names=self.class_names,
             channel_names=self.channel_names,
             name=self.name,
+            step_labels=None if self.step_labels is None else self.step_labels[index],
         )
+
+
+def _step_labels(
+    value: np.ndarray | None, X: np.ndarray, class_names: tuple[str, ...]
+) -> np.ndarray | None:
+    """Check per-time-point labels: integer codes of shape (n_cases, n_timepoints)."""
+    if value is None:
+        return None
+    labels = np.asarray(value)
+    if labels.shape != (X.shape[0], X.shape[2]) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"`step_labels` must be an integer array of shape {(X.shape[0], X.shape[2])}, one "
+            f"code per case and time point; got dtype {labels.dtype} and shape {labels.shape}. "
+            "Pass None for a whole-series task."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise ValueError(
+            f"`step_labels` must hold codes in range({len(class_names)}); got values from "
+            f"{labels.min()} to {labels.max()}."
+        )
+    return labels.astype(np.int64, copy=False)
 
 
 def _case_index(index: Any, n_cases: int) -> slice | np.ndarray:
