@@ -2,12 +2,15 @@
 
 A mixin of :class:`chronolens.models.torch.TorchModel` (and so of the Keras torch-backend
 adapter): everything here is read from one recorded forward pass of a zero series per input
-shape, cached on the adapter.
+shape. The table keeps only what the lookups read (each output's shape, dtype and which outputs
+are the same tensor, as shape-only ``meta`` tensors), cached on the adapter and, across calls,
+per user module (held weakly) and structure, like the batch sizes of ``chronolens._batching``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,51 @@ from chronolens._validation import suggestion
 from chronolens.models._geometry import sequential_centers
 from chronolens.models._torch_outputs import has_time_axis, listing, same_tensor
 
+Table = list[tuple[str, Any]]
+
+#: Layer tables per user module (held weakly), keyed on structure, flags and input shape.
+_SHARED_TABLES: weakref.WeakKeyDictionary[Any, dict[Hashable, Table]] = weakref.WeakKeyDictionary()
+
+
+def _flags(module: nn.Module) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    """Every submodule's public scalar attributes (flags a forward may branch on)."""
+    return tuple(
+        (
+            name,
+            tuple(
+                sorted(
+                    (key, value)
+                    for key, value in vars(m).items()
+                    if not key.startswith("_") and isinstance(value, bool | int | float | str)
+                )
+            ),
+        )
+        for name, m in module.named_modules()
+    )
+
+
+def shape_only(table: Table) -> Table:
+    """The table with each tensor output as a ``meta`` tensor of its shape, strides and dtype.
+
+    Outputs that are the same tensor share one meta tensor (``same_tensor`` compares meta
+    tensors by identity); outputs that are not tensors (tuples of an RNN, ...) become None:
+    no lookup reads them.
+    """
+    light: Table = []
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    for name, out in table:
+        if not isinstance(out, torch.Tensor):
+            light.append((name, None))
+            continue
+        match = next((meta for real, meta in seen if same_tensor(real, out)), None)
+        if match is None:
+            match = torch.empty_strided(
+                tuple(out.shape), tuple(out.stride()), dtype=out.dtype, device="meta"
+            )
+            seen.append((out, match))
+        light.append((name, match))
+    return light
+
 
 class TorchLayerTable:
     """Layer lookup for adapters of torch modules (needs ``module``, ``_named``, ``scripted``)."""
@@ -25,22 +73,40 @@ class TorchLayerTable:
     module: nn.Module
     _named: dict[str, nn.Module]
     scripted: bool
-    _table_cache: dict[tuple[int, int], list[tuple[str, Any]]]
+    _table_cache: dict[tuple[int, int], Table]
     _bytes_cache: dict[tuple[int, int], tuple[int, int]]
 
     module_outputs: Callable[[torch.Tensor], list[tuple[str, Any]]]
     _require_hooks: Callable[[], None]
+    cache_identity: Callable[[], tuple[object, Hashable] | None]
 
     def layers(self) -> list[str]:
         """Names of all layers, in definition order."""
         return list(self._named)
 
-    def _layer_table(self, n_channels: int, n_timepoints: int) -> list[tuple[str, Any]]:
-        """Run one zero series and record (name, output) of every layer as it completes."""
+    def _layer_table(self, n_channels: int, n_timepoints: int) -> Table:
+        """(name, output) of every layer as it completes, for one zero series: shapes only."""
         key = (n_channels, n_timepoints)
         if key not in self._table_cache:
-            self._table_cache[key] = self.module_outputs(torch.zeros(1, n_channels, n_timepoints))
+            self._table_cache[key] = self._shared_table(n_channels, n_timepoints)
         return self._table_cache[key]
+
+    def _shared_table(self, n_channels: int, n_timepoints: int) -> Table:
+        def record() -> Table:
+            return shape_only(self.module_outputs(torch.zeros(1, n_channels, n_timepoints)))
+
+        identity = self.cache_identity()
+        if identity is None:
+            return record()
+        owner, structure = identity
+        try:
+            tables = _SHARED_TABLES.setdefault(owner, {})
+        except TypeError:  # not weak-referenceable
+            return record()
+        key = (structure, _flags(self.module), n_channels, n_timepoints)
+        if key not in tables:
+            tables[key] = record()
+        return tables[key]
 
     def _time_layers(self, n_channels: int, n_timepoints: int, rank: int = 3) -> list[str]:
         table = self._layer_table(n_channels, n_timepoints)

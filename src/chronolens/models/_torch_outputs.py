@@ -29,12 +29,16 @@ def first_float(module: nn.Module) -> torch.Tensor | None:
 
 
 def same_tensor(a: Any, b: Any) -> bool:
-    """True when two recorded outputs are the same tensor (before any layout change)."""
+    """True when two recorded outputs are the same tensor (before any layout change).
+
+    Shape-only ``meta`` tensors (the cached layer tables) are the same only when identical.
+    """
     if a is b:
         return True
     return (
         isinstance(a, torch.Tensor)
         and isinstance(b, torch.Tensor)
+        and not (a.is_meta or b.is_meta)
         and a.shape == b.shape
         and a.data_ptr() == b.data_ptr()
         and a.stride() == b.stride()
