@@ -107,9 +107,10 @@ def test_layer_cam_literal(tiny, tiny_x):
     np.testing.assert_allclose(exp.extras["layer_map"], expected, rtol=1e-4, atol=1e-7)
 
 
-def test_score_cam_literal(tiny, tiny_x):
+@pytest.mark.parametrize("batch_size", ["auto", 3, 17])  # blocks of 1 case, then several
+def test_score_cam_literal(tiny, tiny_x, batch_size):
     """Wang et al. (2020), algorithm 1: mask by each upsampled, normalised filter, softmax score."""
-    exp = cl.explain(tiny, tiny_x, "score_cam", layer="conv2")
+    exp = cl.explain(tiny, tiny_x, "score_cam", layer="conv2", batch_size=batch_size)
     a, _ = _layer_tensors(tiny, tiny.conv2, tiny_x, exp.target)
     # Receptive-field centres by hand: conv1 (kernel 5, padding 2) keeps j, MaxPool 2 gives
     # 2j + 0.5, conv2 (kernel 3, padding 1) keeps it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from chronolens._batching import chunks
@@ -242,23 +243,50 @@ def score_cam(
     """
     n, n_channels, n_timepoints = x.shape
     centres, _ = layer_centers(model, layer, n_channels, n_timepoints, batch_size)
-    activation = torch.cat(
-        [model.layer_output(x[s:e], layer).cpu() for s, e in chunks(n, batch_size)]
-    )
-    n_filters = activation.shape[1]
-    masks = to_input_time(activation, centres, n_timepoints)
-    masks = min_max(masks)
+    maps: list[torch.Tensor] = []
+    # Cases go in blocks of about batch_size // filters, so that the masks (cases x filters x
+    # time) never exceed one batch of inputs, whatever the number of cases.
+    start, block = 0, 1  # one case first: it tells how many filters the layer has
+    while start < n:
+        stop = min(n, start + block)
+        activation = model.layer_output(x[start:stop], layer).cpu()
+        n_filters = activation.shape[1]
+        if start == 0:
+            progress.start(n * n_filters)
+        weights = _score_weights(
+            model,
+            x[start:stop],
+            target.take(slice(start, stop)),
+            activation,
+            centres,
+            batch_size,
+            progress,
+        )
+        maps.append((weights[..., None] * activation).sum(dim=1).clamp(min=0))
+        start, block = stop, max(1, batch_size // n_filters)
+    return _in_input_time(model, x, layer, torch.cat(maps), batch_size)
+
+
+def _score_weights(
+    model: Model,
+    x: torch.Tensor,
+    target: Target,
+    activation: torch.Tensor,
+    centres: np.ndarray,
+    batch_size: int,
+    progress: Progress,
+) -> torch.Tensor:
+    """Each filter's weight: the target's probability for the series masked by its map."""
+    n, n_filters = activation.shape[:2]
+    masks = min_max(to_input_time(activation, centres, x.shape[-1]))
     weights = torch.empty(n, n_filters)
-    n_rows = n * n_filters
-    progress.start(n_rows)
-    for start, stop in chunks(n_rows, batch_size):
+    for start, stop in chunks(n * n_filters, batch_size):
         rows = torch.arange(start, stop)
         case, filt = rows // n_filters, rows % n_filters
         output = model.scores(x[case] * masks[case, filt][:, None, :]).cpu()
         weights[case, filt] = target.take(case).select(_probabilities(output, target))
         progress.advance(stop - start)
-    layer_map = (weights[..., None] * activation).sum(dim=1).clamp(min=0)
-    return _in_input_time(model, x, layer, layer_map, batch_size)
+    return weights
 
 
 def _probabilities(output: torch.Tensor, target: Target) -> torch.Tensor:
