@@ -4,6 +4,8 @@ The literal reference rebuilds each step's fixed segments from the recorded draw
 loops, builds the series point by point, and takes the gradient with its own autograd call.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -93,3 +95,28 @@ def test_bad_lengths_are_refused_by_name():
     model, x = _net(), np.zeros((1, 2, 20), dtype=np.float32)
     with pytest.raises(ValueError, match="min_length"):
         cl.explain(model, x, "timing", min_length=0)
+
+
+def test_segments_that_fix_nearly_every_point_are_warned_about():
+    # 50 segments of 10-50 points on a 1 x 50 series: a point stays free on a step with
+    # probability about exp(-50 * 30 / 50) ~ 1e-13, so nearly every point never moves.
+    model = nn.Sequential(nn.Flatten(), nn.Linear(50, 2)).eval()
+    x = np.random.default_rng(1).normal(size=(2, 1, 50)).astype(np.float32)
+    with pytest.warns(UserWarning, match="n_segments=2 "):
+        cl.explain(model, x, "timing", target=0, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exp = cl.explain(model, x, "timing", target=0, seed=0, n_segments=2)
+    # With the suggested count the points move on about exp(-1.2) of the steps.
+    free_share = 1 - _fixed_share(exp.extras, 1, 50)
+    assert 0.15 < free_share < 0.5
+
+
+def _fixed_share(draws, n_channels, n_timepoints):
+    fixed = np.zeros((len(draws["length"]), n_channels, n_timepoints), dtype=bool)
+    for step, (starts, lengths, channels) in enumerate(
+        zip(draws["start"], draws["length"], draws["channel"], strict=True)
+    ):
+        for begin, length, channel in zip(starts, lengths, channels, strict=True):
+            fixed[step, channel, begin : begin + length] = True
+    return float(fixed.mean())
