@@ -27,9 +27,9 @@ def test_sizes_are_measured_once_per_model_and_again_after_an_edit() -> None:
     first = len(calls)
     calls.clear()
     cl.explain(model, x, "saliency")
-    assert len(calls) == first - 1  # the zero-series probe of the first call is not repeated
+    assert len(calls) == first - 2  # neither the input check nor the zero-series probe again
     cl.explain(model, x[:, :, :30], "saliency")
-    assert len(calls) == 2 * (first - 1) + 1  # a new length is measured
+    assert len(calls) == (first - 2) + first  # a new length is checked and measured
     calls.clear()
     model.conv1 = nn.Conv1d(3, 6, 7, padding=3)  # edited architecture (same call count)
     cl.explain(model, x, "saliency")

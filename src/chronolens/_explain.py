@@ -12,6 +12,7 @@ import torch
 
 from chronolens._batching import resolve_batch_size
 from chronolens._binding import BoundMethod, bind
+from chronolens._input_check import first_output_of, reraise_clearly
 from chronolens._lengths import groups, hold_padding, is_ragged, merge_runs, nan_padding, pad_series
 from chronolens._progress import Progress
 from chronolens._validation import check_batch_size, check_choice, resolve_seed
@@ -21,43 +22,9 @@ from chronolens.explanation import Explanation
 from chronolens.models import adapt
 from chronolens.models._sequence_inputs import takes_lengths
 from chronolens.models.base import Model
-from chronolens.models.blackbox import ModelOutputError
 from chronolens.registry import get_method
 from chronolens.series import LAYOUTS, Layout, as_series
 from chronolens.targets import Target, TargetLike, predicted_classes, resolve_target
-
-
-def check_input(model: Model, x: torch.Tensor, layout: str) -> Any:
-    """Run the model on one case and return its output.
-
-    A failure says what the model raised (chained, so the user's own traceback shows) and, when
-    the shapes suggest it, that the data may be stored the other way round.
-    """
-    n, c, t = x.shape
-    try:
-        return model.scores(x[:1])
-    except ModelOutputError:
-        raise
-    except Exception as error:
-        other = "nlc" if layout == "ncl" else "ncl"
-        expected = model.expected_channels()
-        other_reading = f"(n_cases={n}, n_channels={t}, n_timepoints={c})"
-        if expected is not None and expected == t and expected != c:
-            hint = (
-                f" The model's first layer expects {expected} channels: the data looks stored the "
-                f"other way. Pass layout={other!r}, which reads it as {other_reading}."
-            )
-        elif expected is not None and expected != c:
-            hint = (
-                f" The model's first layer expects {expected} channels. If the data is stored the "
-                f"other way, pass layout={other!r}, which reads it as {other_reading}."
-            )
-        else:
-            hint = f" If the data is stored the other way, pass layout={other!r}."
-        raise ValueError(
-            f"The model failed on the data read with layout={layout!r} as (n_cases={n}, "
-            f"n_channels={c}, n_timepoints={t}): {type(error).__name__}: {error}.{hint}"
-        ) from error
 
 
 def _warn_square(c: int, t: int, layout: Layout | None) -> Layout:
@@ -157,7 +124,7 @@ class _Call:
         """Bind the method for ``series``' shape and run it on every case."""
         _, c, t = series.shape
         xt = torch.from_numpy(np.ascontiguousarray(series))
-        first_output = check_input(self.model, xt, self.layout)
+        first_output, checked = first_output_of(self.model, xt, self.layout)
         bound = bind(
             self.method,
             self.model,
@@ -169,7 +136,14 @@ class _Call:
             layout=self.layout,
         )
         rows = resolve_batch_size(self.batch_size, self.model, c, t)
-        result, output, resolved = run_bound(bound, self.model, xt, target, first_output, rows, bar)
+        try:
+            result, output, resolved = run_bound(
+                bound, self.model, xt, target, first_output, rows, bar
+            )
+        except Exception as error:
+            if not checked:  # the data was not tried before the work: say what failed clearly
+                reraise_clearly(self.model, xt, self.layout, error)
+            raise
         return bound, result, output, resolved
 
 

@@ -141,7 +141,7 @@ def activations(
     >>> act.values.shape, act.aligned.shape
     ((2, 6, 40), (2, 6, 40))
     """
-    from chronolens._explain import check_input
+    from chronolens._input_check import check_input
     from chronolens._validation import check_batch_size, check_choice
     from chronolens.models import adapt
     from chronolens.series import LAYOUTS, as_series

@@ -27,7 +27,7 @@ Table = list[tuple[str, Any]]
 _SHARED_TABLES: weakref.WeakKeyDictionary[Any, dict[Hashable, Table]] = weakref.WeakKeyDictionary()
 
 
-def _flags(module: nn.Module) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+def module_flags(module: nn.Module) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
     """Every submodule's public scalar attributes (flags a forward may branch on)."""
     return tuple(
         (
@@ -103,7 +103,7 @@ class TorchLayerTable:
             tables = _SHARED_TABLES.setdefault(owner, {})
         except TypeError:  # not weak-referenceable
             return record()
-        key = (structure, _flags(self.module), n_channels, n_timepoints)
+        key = (structure, module_flags(self.module), n_channels, n_timepoints)
         if key not in tables:
             tables[key] = record()
         return tables[key]
