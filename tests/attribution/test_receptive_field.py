@@ -9,7 +9,12 @@ from torch import nn
 
 import chronolens as cl
 from chronolens import zoo
-from chronolens.attribution._receptive_field import _probe, interpolation_matrix, layer_centers
+from chronolens.attribution._receptive_field import (
+    _probe,
+    interpolation_matrix,
+    layer_centers,
+    to_input_time,
+)
 from chronolens.models import TorchModel
 
 
@@ -87,6 +92,21 @@ def test_interpolation_places_values_at_centres_and_holds_edges():
     np.testing.assert_allclose(mapped[13:], 0.0)
     np.testing.assert_allclose(mapped[5], 1.4)  # two fifths of the way from 1 to 2
     np.testing.assert_allclose(mapped, np.interp(np.arange(18), centres, values[0].numpy()))
+
+
+@pytest.mark.parametrize("n_positions", [1, 2, 7, 40])
+def test_to_input_time_is_linear_interpolation(n_positions):
+    # Irregular, increasing centres (some outside the series); np.interp is the reference.
+    rng = np.random.default_rng(n_positions)
+    centres = np.sort(rng.uniform(-3, 53, n_positions))
+    values = torch.from_numpy(rng.normal(size=(3, 2, n_positions)).astype(np.float32))
+    mapped = to_input_time(values, centres, 50).numpy()
+    times = np.arange(50)
+    for row in np.ndindex(3, 2):
+        expected = np.interp(times, centres, values[row].numpy())
+        np.testing.assert_allclose(mapped[row], expected, rtol=1e-5, atol=1e-6)
+    dense = (values @ interpolation_matrix(centres, 50)).numpy()
+    np.testing.assert_allclose(mapped, dense, rtol=1e-6, atol=1e-7)
 
 
 def test_valid_padding_shifts_the_map_unlike_a_resize():

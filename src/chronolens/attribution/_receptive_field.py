@@ -17,6 +17,7 @@ their maps are spread evenly over the series and a warning says so.
 
 from __future__ import annotations
 
+import functools
 import warnings
 import weakref
 from typing import Any
@@ -153,23 +154,45 @@ def interpolation_matrix(centres: np.ndarray, n_timepoints: int) -> torch.Tensor
     Each time point takes the linear interpolation of the two positions whose centres surround
     it; time points before the first centre or after the last take that position's value.
     """
-    centres = np.asarray(centres, dtype=np.float64)
+    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    left, right, fraction = _neighbours(centres.tobytes(), n_timepoints)
+    weights = torch.zeros(len(centres), n_timepoints)
+    columns = torch.arange(n_timepoints)
+    weights.index_put_((left, columns), 1 - fraction, accumulate=True)
+    weights.index_put_((right, columns), fraction, accumulate=True)
+    return weights
+
+
+@functools.lru_cache(maxsize=64)
+def _neighbours(
+    centres_bytes: bytes, n_timepoints: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each time point: the positions left and right of it and the right one's weight."""
+    centres = np.frombuffer(centres_bytes, dtype=np.float64)
     n_positions = len(centres)
-    weights = np.zeros((n_positions, n_timepoints))
     times = np.arange(n_timepoints, dtype=np.float64)
     if n_positions == 1:
-        weights[0] = 1.0
-        return torch.from_numpy(weights).float()
+        zeros = torch.zeros(n_timepoints, dtype=torch.long)
+        return zeros, zeros, torch.zeros(n_timepoints)
     right = np.clip(np.searchsorted(centres, times, side="right"), 1, n_positions - 1)
     left = right - 1
     span = centres[right] - centres[left]
     fraction = np.clip((times - centres[left]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
-    np.add.at(weights, (left, np.arange(n_timepoints)), 1.0 - fraction)
-    np.add.at(weights, (right, np.arange(n_timepoints)), fraction)
-    return torch.from_numpy(weights).float()
+    return (
+        torch.from_numpy(left).long(),
+        torch.from_numpy(right).long(),
+        torch.from_numpy(fraction).float(),
+    )
 
 
 def to_input_time(values: torch.Tensor, centres: np.ndarray, n_timepoints: int) -> torch.Tensor:
-    """Map ``values`` of shape (..., n_positions) to input time, shape (..., n_timepoints)."""
-    matrix = interpolation_matrix(centres, n_timepoints).to(values.device, values.dtype)
-    return values @ matrix
+    """Map ``values`` of shape (..., n_positions) to input time, shape (..., n_timepoints).
+
+    The same linear interpolation as :func:`interpolation_matrix` (``values @ W``), computed
+    from each time point's two neighbouring positions instead of the dense matrix.
+    """
+    key = np.ascontiguousarray(centres, dtype=np.float64).tobytes()
+    left, right, fraction = _neighbours(key, n_timepoints)
+    device = values.device
+    weight = fraction.to(device, values.dtype)
+    return values[..., left.to(device)] * (1 - weight) + values[..., right.to(device)] * weight
