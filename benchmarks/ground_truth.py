@@ -196,7 +196,8 @@ def _explain(model, X, name, target, params, notes: list[str], seed: int) -> np.
         exp = cl.explain(model, X, name, target=target, seed=seed, progress=False, **params)
     for warning in caught[:1]:
         text = "warns: " + re.split(r" for \d| \(|: ", str(warning.message))[0][:60]
-        if text not in notes:
+        shape = re.sub(r"\d+", "#", text)  # one note per kind of warning, whatever its numbers
+        if all(re.sub(r"\d+", "#", note) != shape for note in notes):
             notes.append(text)
     return np.asarray(exp.attributions, dtype=np.float64)
 
