@@ -49,6 +49,7 @@ def test_online_sets_shapes_labels_and_seed(make, length):
     assert not np.array_equal(data.X, other.X)
     part = data[3:7]
     np.testing.assert_array_equal(part.step_labels, data.step_labels[3:7])
+    assert repr(data).endswith("mask=yes, a label per time point (step_labels))")
 
 
 @pytest.mark.parametrize("make, slope", [(make_state, 2.0), (make_switch_feature, 3.0)])

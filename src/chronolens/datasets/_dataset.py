@@ -144,9 +144,11 @@ class Dataset:
 
     def __repr__(self) -> str:
         n, c, t = self.X.shape
+        steps = "" if self.step_labels is None else ", a label per time point (step_labels)"
         return (
             f"Dataset({self.name!r}: {n} cases x {c} channels x {t} timepoints, "
-            f"{len(self.class_names)} classes, mask={'yes' if self.mask is not None else 'no'})"
+            f"{len(self.class_names)} classes, mask={'yes' if self.mask is not None else 'no'}"
+            f"{steps})"
         )
 
     @property
