@@ -12,6 +12,7 @@ control: its verdict should be "inconclusive".
     python benchmarks/real_data.py --quick     # 2 sets, half-width FCN, 5 methods: 4-21 min
     python benchmarks/real_data.py --medium    # 5 sets, FCN and ResNet, every method
     python benchmarks/real_data.py --quick --sets GunPoint ItalyPowerDemand --methods saliency,cam
+    python benchmarks/real_data.py --quick --sets all   # every classification set aeon ships
 """
 
 from __future__ import annotations
@@ -72,19 +73,50 @@ PARAMS: dict[str, dict[str, Any]] = {
 SHOWN = ("deletion", "deletion_linear", "insertion_linear", "road_morf", "road_lerf", "aopcr")
 
 
-def load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Train and test splits from aeon's wheel, each case z-normalised per channel."""
+def _aeon_folder() -> str:
     import aeon.datasets
+
+    return os.path.join(os.path.dirname(aeon.datasets.__file__), "data")
+
+
+def classification_sets() -> list[str]:
+    """Every classification set in aeon's wheel: a train and a test ``.ts`` with class labels."""
+    folder, names = _aeon_folder(), []
+    for name in sorted(os.listdir(folder)):
+        train = os.path.join(folder, name, f"{name}_TRAIN.ts")
+        if not (os.path.exists(train) and os.path.exists(train.replace("_TRAIN", "_TEST"))):
+            continue
+        with open(train, encoding="utf-8", errors="replace") as handle:
+            for line in handle:  # the header (comments first, some 100 lines long) ends at @data
+                line = line.strip().lower()
+                if line.startswith("@classlabel true"):
+                    names.append(name)
+                if line.startswith("@data"):
+                    break
+    return names
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train and test splits from aeon's wheel, each case z-normalised per channel.
+
+    Sets of unequal lengths (JapaneseVowels, PickupGestureWiimoteZ) are padded with zeros after
+    the normalisation, to the longest case of either split.
+    """
     from aeon.datasets import load_classification
 
-    folder = os.path.join(os.path.dirname(aeon.datasets.__file__), "data")
+    folder = _aeon_folder()
     x, y = load_classification(name, split="train", extract_path=folder)
     x_test, y_test = load_classification(name, split="test", extract_path=folder)
     classes = sorted(set(y.tolist()))
+    longest = max(np.shape(case)[-1] for case in [*x, *x_test])
 
-    def normal(a: np.ndarray) -> np.ndarray:
-        a = np.asarray(a, dtype=np.float32)
-        return (a - a.mean(-1, keepdims=True)) / (a.std(-1, keepdims=True) + 1e-8)
+    def normal(a: Any) -> np.ndarray:
+        cases = []
+        for case in a:
+            case = np.asarray(case, dtype=np.float32)
+            case = (case - case.mean(-1, keepdims=True)) / (case.std(-1, keepdims=True) + 1e-8)
+            cases.append(np.pad(case, ((0, 0), (0, longest - case.shape[-1]))))
+        return np.stack(cases)
 
     def codes(labels: np.ndarray) -> np.ndarray:
         return np.array([classes.index(v) for v in labels.tolist()])
@@ -160,7 +192,9 @@ def main() -> None:
     budget_group = parser.add_mutually_exclusive_group()
     budget_group.add_argument("--quick", action="store_const", dest="budget", const="quick")
     budget_group.add_argument("--medium", action="store_const", dest="budget", const="medium")
-    parser.add_argument("--sets", nargs="+", help="aeon data set names")
+    parser.add_argument(
+        "--sets", nargs="+", help="aeon data set names, or 'all' (every classification set)"
+    )
     parser.add_argument("--methods", help="comma-separated method names")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -177,7 +211,11 @@ def main() -> None:
     )
     head = ["set", "model", "accuracy (published FCN)", "method", "s/case", *SHOWN, "verdict"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-    for name in args.sets or budget["sets"]:
+    names = args.sets or budget["sets"]
+    if list(names) == ["all"]:
+        names = classification_sets()
+        print(f"every classification set in aeon's wheel: {', '.join(names)}")
+    for name in names:
         data = load(name)
         for kind in budget["models"]:
             model, history, seconds = train(kind, data, budget)
