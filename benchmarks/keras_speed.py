@@ -106,7 +106,9 @@ def pairs(model: keras.Model) -> dict[str, tuple[Callable, Callable]]:
 def floor(model: keras.Model, x: np.ndarray, target: np.ndarray) -> Callable[[], object]:
     """One compiled forward+backward pass over the cases: what any gradient map must cost."""
     spec = [tf.TensorSpec([None, *x.shape[1:]], tf.float32)]
-    seed = tf.one_hot(target, 4)
+    # A fresh, aligned int32 copy: TensorFlow's OneHot aborts the process on a misaligned
+    # NumPy buffer (seen with 16 cases at 3,000 points).
+    seed = tf.one_hot(tf.constant(np.array(target, dtype=np.int32)), 4)
 
     @tf.function(input_signature=spec)
     def run(inputs: tf.Tensor) -> tf.Tensor:

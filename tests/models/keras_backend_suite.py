@@ -88,6 +88,20 @@ def test_parity_with_torch_twin(conv, method):
         np.testing.assert_allclose(got.extras["layer_centers"], expected.extras["layer_centers"])
 
 
+@pytest.mark.parametrize("method", ["saliency", "grad_cam", "integrated_gradients"])
+def test_chunks_that_start_mid_storage_reach_the_backend_safely(conv, method):
+    # batch_size=3 on 5 cases: the second chunk's targets start 24 bytes into their storage.
+    # TensorFlow aborted the whole process on such a buffer (its kernels demand 64-byte
+    # alignment); the reference is the torch twin, in one chunk.
+    model, twin = conv
+    x = data(n=5)
+    params = {**params_of(method), "target": [0, 1, 2, 0, 1]}
+    got = cl.explain(model, x, method, batch_size=3, **params)
+    expected = cl.explain(twin, x, method, **params)
+    assert_same(got.attributions, expected.attributions)
+    assert_same(got.scores, expected.scores)
+
+
 def test_dcam_refuses_keras(conv):
     with pytest.raises(ValueError, match="dimension-wise PyTorch networks"):
         cl.explain(conv[0], data(), "dcam")

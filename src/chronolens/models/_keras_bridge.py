@@ -17,11 +17,22 @@ import torch
 Seed = Callable[[torch.Tensor], torch.Tensor]
 
 
+#: TensorFlow's kernels check that a buffer is aligned to Eigen's 64 bytes and abort the whole
+#: process when it is not; a torch slice (rows 10: of an int64 tensor, say) starts mid-storage.
+ALIGNMENT = 64
+
+
 def to_backend(x: torch.Tensor, backend: str) -> Any:
-    """Hand a torch tensor to the Keras backend's framework (no copy where DLPack allows)."""
+    """Hand a torch tensor to the Keras backend's framework (no copy where DLPack allows).
+
+    A tensor whose data does not start on a 64-byte boundary is copied first (a fresh torch
+    allocation is aligned): TensorFlow aborts on misaligned buffers instead of raising.
+    """
     x = x.detach().contiguous()
     if backend == "torch":
         return x
+    if x.numel() and x.data_ptr() % ALIGNMENT:
+        x = x.clone()
     if backend == "tensorflow":
         tf = sys.modules["tensorflow"]
         try:
