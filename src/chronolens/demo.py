@@ -49,6 +49,26 @@ def _train(
     return model
 
 
+#: Families that read a head built for them (``zoo.mil``, ``zoo.attention_rnn``), not a plain CNN.
+_NEEDS_ITS_OWN_HEAD = ("self_explaining", "attention")
+
+
+def demo_methods() -> list[str]:
+    """The registered methods that apply to the demo's CNN (Conv1d x 2, Flatten, Dense).
+
+    Left out: ``cam`` (the network ends in Flatten + Dense, not global average pooling),
+    methods reading dimension-wise networks (``dcam``: ``zoo.dcnn``), and the methods of models
+    that explain themselves (``mil``, ``attention``), which need their own heads.
+    """
+    names = []
+    for name in methods().names():
+        spec = get_method(name)
+        if name == "cam" or spec.layer_rank == 4 or spec.family in _NEEDS_ITS_OWN_HEAD:
+            continue
+        names.append(name)
+    return names
+
+
 def _sensor_events(
     out: Path, n_explain: int, quiet: bool, say: Callable[[str], None]
 ) -> tuple[list[dict[str, Any]], float]:
@@ -73,11 +93,7 @@ def _sensor_events(
     assert cases.mask is not None  # sensor events carry their ground-truth mask
     rows = []
     explanations = {}
-    for name in methods().names():
-        if name == "cam":
-            continue  # the network ends in Flatten + Dense, not global average pooling
-        if get_method(name).layer_rank == 4:
-            continue  # dcam reads dimension-wise networks (zoo.dcnn), not this one
+    for name in demo_methods():
         start = time.perf_counter()
         exp = explain(
             model,
