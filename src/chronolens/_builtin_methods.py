@@ -106,8 +106,9 @@ CORE: tuple[MethodSpec, ...] = (
         summary="Integrated gradients with random temporal segments held at the input (TIMING).",
         meaning="integrated gradients over the path steps on which each point moves, random "
         "segments held at the input (Jang et al. 2025); |map| by default",
-        key_params="`n_steps=50`, `n_segments=50`, `min_length=10`, `max_length`, `baseline`",
+        key_params='`n_steps=50`, `n_segments="auto"`, `min_length=10`, `max_length`, `baseline`',
         extras={
+            "n_segments": "the number of segments held at the input on each step",
             "channel": "per path step and segment: the channel held at the input",
             "start": "per path step and segment: its first point",
             "length": "per path step and segment: its length",

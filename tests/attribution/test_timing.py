@@ -102,14 +102,31 @@ def test_segments_that_fix_nearly_every_point_are_warned_about():
     # probability about exp(-50 * 30 / 50) ~ 1e-13, so nearly every point never moves.
     model = nn.Sequential(nn.Flatten(), nn.Linear(50, 2)).eval()
     x = np.random.default_rng(1).normal(size=(2, 1, 50)).astype(np.float32)
-    with pytest.warns(UserWarning, match="n_segments=2 "):
-        cl.explain(model, x, "timing", target=0, seed=0)
+    with pytest.warns(UserWarning, match="n_segments=2 or 'auto'"):
+        cl.explain(model, x, "timing", target=0, seed=0, n_segments=50)  # the paper's count
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        exp = cl.explain(model, x, "timing", target=0, seed=0, n_segments=2)
-    # With the suggested count the points move on about exp(-1.2) of the steps.
+        exp = cl.explain(model, x, "timing", target=0, seed=0)  # "auto": 50 / 30 -> 2
+    assert exp.extras["n_segments"] == 2
+    # With that count the points move on about exp(-1.2) of the steps.
     free_share = 1 - _fixed_share(exp.extras, 1, 50)
     assert 0.15 < free_share < 0.5
+
+
+def test_auto_segments_reproduce_the_papers_setting_and_share():
+    # The paper: 50 segments of 10-48 points on 31 x 48 series (MIMIC-III).
+    model = nn.Sequential(nn.Flatten(), nn.Linear(31 * 48, 2)).eval()
+    x = np.random.default_rng(2).normal(size=(1, 31, 48)).astype(np.float32)
+    exp = cl.explain(model, x, "timing", target=0, seed=1, n_steps=40, max_length=48)
+    assert exp.extras["n_segments"] == round(31 * 48 / 29)  # 51, the paper's 50 within one
+    # The held share at any shape is about 1 - exp(-1) (independent segments, each holding
+    # about mean-length / (c t) of the points), on the paper's shape and on the demo's.
+    assert abs(_fixed_share(exp.extras, 31, 48) - (1 - np.exp(-1))) < 0.05
+    wide = np.random.default_rng(3).normal(size=(1, 9, 300)).astype(np.float32)
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(9 * 300, 2)).eval()
+    exp = cl.explain(linear, wide, "timing", target=0, seed=1, n_steps=40)
+    assert exp.extras["n_segments"] == round(9 * 300 / 155)
+    assert abs(_fixed_share(exp.extras, 9, 300) - (1 - np.exp(-1))) < 0.05
 
 
 def _fixed_share(draws, n_channels, n_timepoints):
