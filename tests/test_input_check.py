@@ -7,16 +7,11 @@ first call on the same bad data gives.
 import numpy as np
 import pytest
 import torch
+from tests.test_batching import _counted
 from torch import nn
 
 import chronolens as cl
 from chronolens.testing import tiny_conv_model
-
-
-def _counted(model: nn.Module) -> list[int]:
-    calls: list[int] = []
-    model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
-    return calls
 
 
 class InRange(nn.Module):

@@ -7,17 +7,12 @@ module called twice per pass being ambiguous) worked out by hand for each model.
 
 import numpy as np
 import torch
+from tests.test_batching import _counted
 from torch import nn
 
 import chronolens as cl
 from chronolens import zoo
 from chronolens.testing import assert_model_unchanged, model_state
-
-
-def _counted(model: nn.Module) -> list[int]:
-    calls: list[int] = []
-    model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
-    return calls
 
 
 class Switchable(nn.Module):
