@@ -18,6 +18,7 @@ control: its verdict should be "inconclusive".
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 import warnings
@@ -29,6 +30,7 @@ import torch
 import chronolens as cl
 from chronolens import zoo
 from chronolens.metrics import evaluate
+from chronolens.metrics._verdict import combine
 
 # Published test accuracy of an FCN (Wang, Yan, Oates 2017, Table 1: 1 - error), about.
 PUBLISHED_FCN = {
@@ -177,6 +179,26 @@ def rows_for(model: Any, kind: str, x: np.ndarray, budget: dict[str, Any], names
     return rows, skipped
 
 
+def uncorrected(row: Any) -> str:
+    """The verdict under the earlier rule: every call at 2 standard errors, uncorrected."""
+    calls = [
+        dataclasses.replace(
+            c,
+            call=c.call
+            if not np.isfinite(c.stderr) or c.stderr == 0
+            else (
+                "better"
+                if c.improvement / c.stderr > 2
+                else "worse"
+                if c.improvement / c.stderr < -2
+                else "tie"
+            ),
+        )
+        for c in row.verdict.calls
+    ]
+    return combine(calls).label
+
+
 def cell(row: Any, name: str) -> str:
     if name not in row.metrics or not np.isfinite(row.metrics[name]):
         return "-"
@@ -197,8 +219,11 @@ def main() -> None:
     )
     parser.add_argument("--methods", help="comma-separated method names")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cases", type=int, help="test cases per set (default: the budget's)")
     args = parser.parse_args()
-    budget = BUDGETS[args.budget or "quick"]
+    budget = dict(BUDGETS[args.budget or "quick"])
+    if args.cases:
+        budget["cases"] = args.cases
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     chosen = args.methods.split(",") if args.methods else None
@@ -207,9 +232,19 @@ def main() -> None:
         f"<= {budget['epochs']} epochs, patience {budget['patience']} on a 20 % validation "
         f"split; the first {budget['cases']} test cases; torch {torch.__version__}, "
         f"{args.threads} threads. Cells: value/random reference and the call (+ better, - "
-        "worse, = tie); AOPCR is already relative to random."
+        "worse, = tie; Holm-adjusted at alpha 0.05); AOPCR is already relative to random; "
+        "the last column is the verdict under the uncorrected rule (2 standard errors)."
     )
-    head = ["set", "model", "accuracy (published FCN)", "method", "s/case", *SHOWN, "verdict"]
+    head = [
+        "set",
+        "model",
+        "accuracy (published FCN)",
+        "method",
+        "s/case",
+        *SHOWN,
+        "verdict",
+        "uncorrected",
+    ]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     names = args.sets or budget["sets"]
     if list(names) == ["all"]:
@@ -229,7 +264,7 @@ def main() -> None:
             for row in rows:
                 cells = [name, kind, trained, row.method, f"{row.seconds_per_case:.3f}"]
                 cells += [cell(row, column) for column in SHOWN]
-                cells += [str(row.verdict)]
+                cells += [str(row.verdict), uncorrected(row)]
                 print("| " + " | ".join(cells) + " |", flush=True)
             if skipped:
                 print(f"| {name} | {kind} | | not applicable: {', '.join(skipped)} |", flush=True)

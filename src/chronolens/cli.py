@@ -179,6 +179,8 @@ def _command_evaluate(args: argparse.Namespace) -> int:
         batch_size=_batch_size(args.batch_size),
         pad_value=args.pad_value,
         metrics=metrics,
+        alpha=args.alpha,
+        correction=args.correction,
         threshold=args.threshold,
     )
     print(json.dumps(result.to_dict(), indent=1) if args.json else result)
@@ -305,10 +307,20 @@ def _add_evaluate(commands: Any) -> None:
         "deletion_window, max_sensitivity, stability)",
     )
     ev.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise error rate of one method's metric calls (default 0.05)",
+    )
+    ev.add_argument(
+        "--correction",
+        choices=["holm", "bonferroni", "none"],
+        help="adjustment of the calls' p-values for their number (default holm)",
+    )
+    ev.add_argument(
         "--threshold",
         type=float,
-        default=2.0,
-        help="standard errors a metric must beat its random reference by (default 2)",
+        help="instead of --alpha: call at this many standard errors, uncorrected",
     )
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
     ev.set_defaults(run=_command_evaluate)
@@ -343,6 +355,9 @@ FLAGS = {
     "key": "--key",
     "dataset": "--dataset",
     "pad_value": "--pad-value",
+    "alpha": "--alpha",
+    "correction": "--correction",
+    "threshold": "--threshold",
 }
 
 

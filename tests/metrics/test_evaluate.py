@@ -147,3 +147,13 @@ def test_evaluate_command_prints_the_verdict_and_its_json(tmp_path, capsys):
     assert "verdict" in out.splitlines()[0] and "better than random" in out
     assert main(["evaluate", *files, *options[:-1], "road,nope"]) == 2
     assert "`metrics` names ['nope']" in capsys.readouterr().err
+    # The call's p-values travel in the JSON, Holm-adjusted (never below the raw value).
+    for call in row["calls"]:
+        assert 0 <= call["p_value"] <= call["p_adjusted"] <= 0.05
+    # --threshold is the uncorrected rule; with --correction it is refused in flag terms.
+    assert main(["evaluate", *files, *options, "--threshold", "2", "--correction", "holm"]) == 2
+    err = capsys.readouterr().err
+    assert "--threshold" in err and "--alpha" in err and "`" not in err.split("error:")[1]
+    assert main(["evaluate", *files, *options, "--alpha", "0", "--json"]) == 0
+    (strict,) = json.loads(capsys.readouterr().out)["rows"]
+    assert strict["verdict"] == "inconclusive"  # alpha = 0: nothing can be called

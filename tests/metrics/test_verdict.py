@@ -30,14 +30,17 @@ from chronolens.testing import linear_model
 
 def test_a_call_is_a_paired_t_test_against_the_reference():
     rng = np.random.default_rng(0)
-    for shift in (-1.0, -0.2, 0.0, 0.3, 1.0):
+    for shift in (-1.0, -0.6, -0.2, 0.0, 0.3, 0.6, 1.0):
         values = rng.normal(shift, 1.0, size=12)
-        t = stats.ttest_1samp(values, 0.0).statistic
-        expected = "better" if t > 2 else "worse" if t < -2 else "tie"
+        reference = stats.ttest_1samp(values, 0.0)
+        sign = "better" if reference.statistic > 0 else "worse"
         got = call_metric("m", "i", values)
-        assert got.call == expected
+        assert got.call == (sign if reference.pvalue <= 0.05 else "tie")
+        assert got.p_value == pytest.approx(reference.pvalue, rel=1e-9)
         assert got.improvement == pytest.approx(values.mean())
         assert got.stderr == pytest.approx(stats.sem(values))
+        fixed = call_metric("m", "i", values, threshold=2.0)  # the uncorrected fixed rule
+        assert fixed.call == (sign if abs(reference.statistic) > 2 else "tie")
     assert call_metric("m", "i", np.array([0.5])).call == "tie"  # no error estimate
     assert call_metric("m", "i", np.full(4, 0.5)).call == "better"  # no spread: the sign
     assert call_metric("m", "i", np.array([np.nan, np.nan])).call == "tie"

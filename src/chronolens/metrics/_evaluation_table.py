@@ -67,6 +67,8 @@ class MethodEvaluation:
                     "intervention": c.intervention,
                     "improvement": clean(c.improvement),
                     "stderr": clean(c.stderr),
+                    "p_value": clean(c.p_value),
+                    "p_adjusted": clean(c.p_adjusted),
                     "call": c.call,
                     "counted": c not in uncounted,
                 }

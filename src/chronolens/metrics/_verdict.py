@@ -15,17 +15,24 @@ per-case improvement over its random reference, and the calls are combined:
 - **inconclusive**: otherwise (every metric ties with random, or only one intervention
   decides).
 
-A call is "better" when the mean per-case improvement is at least ``threshold`` standard
-errors above 0 (a paired test against the reference, which is drawn on the same cases),
-"worse" when it is that far below, and "tie" otherwise.
+A call is a paired test of the per-case improvement over the random reference (drawn on the
+same cases): Student's t on the mean, two-sided. One method gets about ten calls, so by default
+their p-values are adjusted with Holm's step-down procedure and a call is "better" (or "worse")
+when its adjusted p-value is at most ``alpha`` = 0.05: a map that is no better than random gets
+any non-tie call, and so any verdict but "inconclusive", with probability at most 0.05 whatever
+the dependence between the metrics. ``correction="bonferroni"`` or ``"none"`` change the
+adjustment; ``threshold=`` restores the fixed rule of a call at that many standard errors, with
+no correction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from chronolens.metrics._t_test import CORRECTIONS, adjusted, two_sided_p
 
 BETTER, WORSE, DISAGREE, INCONCLUSIVE = (
     "better than random",
@@ -34,7 +41,54 @@ BETTER, WORSE, DISAGREE, INCONCLUSIVE = (
     "inconclusive",
 )
 LABELS = (BETTER, WORSE, DISAGREE, INCONCLUSIVE)
-THRESHOLD = 2.0  # standard errors
+ALPHA = 0.05  # family-wise error rate of one method's calls
+
+
+@dataclass(frozen=True)
+class CallRule:
+    """How calls are made and combined.
+
+    Attributes
+    ----------
+    alpha : float
+        The family-wise error rate of one method's calls (with ``correction="none"``, of
+        each call).
+    correction : {"holm", "bonferroni", "none"}
+    threshold : float or None
+        If given, a call is made at ``|mean| > threshold`` standard errors with no
+        correction (``alpha`` and ``correction`` are then unused).
+    min_interventions : int
+        Different interventions that must agree for "better" (or "worse") than random.
+    """
+
+    alpha: float = ALPHA
+    correction: str = "holm"
+    threshold: float | None = None
+    min_interventions: int = 2
+
+
+def call_rule(
+    alpha: float, correction: str | None, threshold: float | None, min_interventions: int
+) -> CallRule:
+    """A checked :class:`CallRule` from the parameters of ``evaluate()``."""
+    from chronolens._validation import check_choice, check_float, check_int
+
+    checked_threshold = None
+    if threshold is not None:
+        checked_threshold = check_float(threshold, "threshold", minimum=0.0)
+        if correction not in (None, "none"):
+            raise ValueError(
+                f"`threshold`={threshold} makes every call at a fixed number of standard "
+                f"errors with no correction, but `correction`={correction!r} was also given; "
+                "pass `alpha` (and `correction`) for the corrected test, or `threshold` alone."
+            )
+    chosen = ("holm" if threshold is None else "none") if correction is None else correction
+    return CallRule(
+        alpha=check_float(alpha, "alpha", minimum=0.0, maximum=1.0),
+        correction=check_choice(chosen, "correction", CORRECTIONS),
+        threshold=checked_threshold,
+        min_interventions=check_int(min_interventions, "min_interventions", minimum=1),
+    )
 
 
 @dataclass(frozen=True)
@@ -53,6 +107,11 @@ class MetricCall:
     stderr : float
         Its standard error over cases (NaN with fewer than two cases).
     call : {"better", "worse", "tie"}
+    p_value : float
+        Two-sided p-value of the paired t test (NaN with fewer than two cases).
+    p_adjusted : float
+        ``p_value`` adjusted for the number of the method's calls (Holm by default); the call
+        is "better" or "worse" when it is at most ``alpha``.
     """
 
     metric: str
@@ -60,32 +119,63 @@ class MetricCall:
     improvement: float
     stderr: float
     call: str
+    p_value: float = float("nan")
+    p_adjusted: float = float("nan")
 
 
 def call_metric(
-    metric: str, intervention: str, improvement: np.ndarray, threshold: float = THRESHOLD
+    metric: str,
+    intervention: str,
+    improvement: np.ndarray,
+    threshold: float | None = None,
+    alpha: float = ALPHA,
 ) -> MetricCall:
     """The call of one metric from its per-case improvements over random (positive = better).
 
-    ``"better"`` when the mean is more than ``threshold`` standard errors above 0,
-    ``"worse"`` when below, ``"tie"`` otherwise; NaN cases (not measured) are dropped, and
-    fewer than two measured cases always tie (no error estimate).
+    A paired t test: ``"better"`` when the two-sided p-value is at most ``alpha`` and the
+    mean is positive, ``"worse"`` when it is negative, ``"tie"`` otherwise (no correction
+    for other calls: :func:`correct` makes that). With ``threshold`` the call is made at
+    ``|mean| > threshold`` standard errors instead. NaN cases (not measured) are dropped;
+    fewer than two measured cases always tie (no error estimate); cases that all improve by
+    the same amount are decided by the sign.
     """
+    nan = float("nan")
     values = np.asarray(improvement, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return MetricCall(metric, intervention, float("nan"), float("nan"), "tie")
+        return MetricCall(metric, intervention, nan, nan, "tie")
     mean = float(values.mean())
     if values.size < 2:
-        return MetricCall(metric, intervention, mean, float("nan"), "tie")
+        return MetricCall(metric, intervention, mean, nan, "tie")
     stderr = float(values.std(ddof=1) / np.sqrt(values.size))
     scale = max(float(np.abs(values).max()), 1e-300)
+    sign = "better" if mean > 0 else "worse"
     if stderr <= 1e-12 * scale:  # every case the same: the sign decides
-        call = "tie" if abs(mean) <= 1e-12 * scale else ("better" if mean > 0 else "worse")
-    else:
-        t = mean / stderr
-        call = "better" if t > threshold else "worse" if t < -threshold else "tie"
-    return MetricCall(metric, intervention, mean, stderr, call)
+        flat = abs(mean) <= 1e-12 * scale
+        p = 1.0 if flat else 0.0
+        return MetricCall(metric, intervention, mean, stderr, "tie" if flat else sign, p, p)
+    t = mean / stderr
+    p = two_sided_p(t, values.size - 1)
+    decided = abs(t) > threshold if threshold is not None else p <= alpha
+    return MetricCall(metric, intervention, mean, stderr, sign if decided else "tie", p, p)
+
+
+def correct(calls: Sequence[MetricCall], rule: CallRule) -> tuple[MetricCall, ...]:
+    """``calls`` re-decided on p-values adjusted for their number (``rule.correction``).
+
+    With ``rule.threshold`` set, or ``correction="none"``, the calls are returned as made.
+    """
+    if rule.threshold is not None or rule.correction == "none" or not calls:
+        return tuple(calls)
+    p = adjusted(np.array([c.p_value for c in calls]), rule.correction)
+    out = []
+    for call, p_adj in zip(calls, p):
+        decided = bool(np.isfinite(p_adj) and p_adj <= rule.alpha)
+        verdict = "tie"
+        if decided and np.isfinite(call.improvement) and call.improvement != 0:
+            verdict = "better" if call.improvement > 0 else "worse"
+        out.append(replace(call, call=verdict, p_adjusted=float(p_adj)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from chronolens.metrics._evaluation_metrics import (
     column_order,
 )
 from chronolens.metrics._evaluation_table import NAN, Evaluation, MethodEvaluation
-from chronolens.metrics._verdict import Verdict, call_metric, combine
+from chronolens.metrics._verdict import CallRule, Verdict, call_metric, call_rule, combine, correct
 from chronolens.series import Layout, as_series
 from chronolens.targets import TargetLike
 
@@ -96,7 +96,7 @@ def _localization(exp: Any, truth: Any) -> dict[str, float]:
 
 
 def _faithfulness(
-    model: Any, exp: Any, names: Sequence[str], settings: Settings, rule: tuple[float, int]
+    model: Any, exp: Any, names: Sequence[str], settings: Settings, rule: CallRule
 ) -> tuple[dict[str, float], dict[str, float], Verdict]:
     """Every column's mean and random-reference mean, and the verdict of their calls."""
     values, references = {}, {}
@@ -112,9 +112,12 @@ def _faithfulness(
             values[column] = mean(measured.value)
             references[column] = mean(measured.reference)
             if np.isfinite(measured.improvement).any():
-                call = call_metric(column, measured.intervention, measured.improvement, rule[0])
+                call = call_metric(
+                    column, measured.intervention, measured.improvement, rule.threshold, rule.alpha
+                )
                 (calls if measured.reads_sign or not signed else uncounted).append(call)
-    return values, references, combine(calls, rule[1], uncounted)
+    verdict = combine(correct(calls, rule), rule.min_interventions, correct(uncounted, rule))
+    return values, references, verdict
 
 
 def judge(
@@ -123,7 +126,9 @@ def judge(
     *,
     metrics: Sequence[str] = DEFAULT_METRICS,
     n_steps: int = 20,
-    threshold: float = 2.0,
+    alpha: float = 0.05,
+    correction: str | None = None,
+    threshold: float | None = None,
     min_interventions: int = 2,
     seed: int = 0,
     batch_size: int | str = "auto",
@@ -135,9 +140,8 @@ def judge(
     """
     names = check_metrics(metrics)
     settings = Settings("zeros", "point", n_steps, batch_size, seed, None)
-    values, references, verdict = _faithfulness(
-        model, explanation, names, settings, (float(threshold), int(min_interventions))
-    )
+    rule = call_rule(alpha, correction, threshold, min_interventions)
+    values, references, verdict = _faithfulness(model, explanation, names, settings, rule)
     return MethodEvaluation(
         method=str(explanation.method),
         seconds_per_case=NAN,
@@ -163,7 +167,9 @@ def evaluate(
     baseline: Any = "zeros",
     granularity: str = "point",
     n_steps: int = 20,
-    threshold: float = 2.0,
+    alpha: float = 0.05,
+    correction: str | None = None,
+    threshold: float | None = None,
     min_interventions: int = 2,
     sanity: bool = True,
     sanity_cases: int = 8,
@@ -180,9 +186,10 @@ def evaluate(
     where metrics built on at least ``min_interventions`` different interventions each beat
     their random reference and none is below it; ``"worse than random"`` the same way round;
     ``"metrics disagree"`` (naming which said what) where one metric is above its reference
-    and another below; ``"inconclusive"`` otherwise. A metric's call is a paired test over
-    cases: its mean improvement over the random reference is at least ``threshold``
-    standard errors from 0.
+    and another below; ``"inconclusive"`` otherwise. A metric's call is a paired t test over
+    cases of its improvement over the random reference; the p-values of one method's calls
+    are adjusted for their number (Holm), so a map no better than random gets a verdict
+    other than ``"inconclusive"`` with probability at most ``alpha``.
 
     Parameters
     ----------
@@ -211,8 +218,16 @@ def evaluate(
     baseline, granularity, n_steps
         Of the ``"deletion"`` and ``"insertion"`` curves (see
         :func:`chronolens.metrics.deletion`).
-    threshold : float, default=2.0
-        Standard errors a metric's mean improvement over random must clear to count.
+    alpha : float, default=0.05
+        Family-wise error rate of one method's calls: a call is "better" or "worse" when its
+        adjusted p-value is at most ``alpha``.
+    correction : {"holm", "bonferroni", "none"}, optional
+        How the p-values of one method's calls are adjusted for their number; default
+        ``"holm"`` (``"none"`` when ``threshold`` is given).
+    threshold : float, optional
+        The uncorrected fixed rule instead: a call when the mean improvement is more than
+        ``threshold`` standard errors from 0 (``alpha`` is then unused; ``correction`` must
+        be ``"none"`` or left out).
     min_interventions : int, default=2
         Different interventions that must agree for "better" (or "worse") than random.
     sanity : bool, default=True
@@ -242,15 +257,11 @@ def evaluate(
         One row per method; ``print()`` shows the table and each verdict's detail.
     """
     from chronolens._explain import explain
-    from chronolens._validation import check_float, check_int
     from chronolens.models import BlackBoxModel, adapt
     from chronolens.registry import get_method
 
     names = check_metrics(metrics)
-    rule = (
-        check_float(threshold, "threshold", minimum=0.0),
-        check_int(min_interventions, "min_interventions", minimum=1),
-    )
+    rule = call_rule(alpha, correction, threshold, min_interventions)
     series, truth, sanity_cases_at = _data(x, mask, layout, pad_value)
     sanity_series = _sanity_series(series, layout, sanity_cases_at[:sanity_cases])
     has_weights = not isinstance(adapt(model), BlackBoxModel)
