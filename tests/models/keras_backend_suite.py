@@ -38,6 +38,17 @@ FRAMEWORKS = ("tensorflow", "jax")
 IMPORTED_BY_KERAS = {name for name in FRAMEWORKS if name in sys.modules}
 
 
+@pytest.fixture(autouse=True, params=["twin", "keras layers"] if BACKEND == "torch" else ["own"])
+def torch_path(request, monkeypatch):
+    """On the torch backend every test runs twice: on the plain-torch twin (the default for
+    chains) and on the Keras layers themselves, as models the twin does not reproduce run."""
+    if request.param == "keras layers":
+        import chronolens.models._keras_torch as keras_torch
+
+        monkeypatch.setattr(keras_torch, "keras_twin", lambda model: None)
+    return request.param
+
+
 def params_of(method):
     params = dict(REGISTRY[method].test_params)  # one place: the registry entry
     if REGISTRY[method].randomized:

@@ -48,6 +48,11 @@ def test_backend_suite(backend, tmp_path):
     run(["-m", "pytest", suite, "-p", "no:cacheprovider", "-x"], tmp_path, backend)
 
 
+def test_twin_suite(tmp_path):
+    suite = str(HERE / "keras_twin_suite.py")
+    run(["-m", "pytest", suite, "-p", "no:cacheprovider", "-x"], tmp_path, "torch")
+
+
 def test_model_saved_on_tensorflow_explained_from_the_command_line(tmp_path):
     saver = "tensorflow" if installed("tensorflow") else "torch"
     helper = str(HERE / "keras_files_helper.py")

@@ -75,7 +75,7 @@ class KerasModel:
     channels_last: bool
     model: Any
 
-    def __new__(cls, model: Any) -> Any:
+    def __new__(cls, model: Any, *args: Any, **kwargs: Any) -> Any:
         if cls is KerasModel:
             if not is_keras_model(model):
                 raise TypeError(f"KerasModel needs a keras.Model; got {type(model).__name__}.")
