@@ -202,7 +202,7 @@ def uncorrected(row: Any) -> str:
 def cell(row: Any, name: str) -> str:
     if name not in row.metrics or not np.isfinite(row.metrics[name]):
         return "-"
-    calls = {c.metric: c.call for c in row.verdict.calls + row.verdict.uncounted}
+    calls = {c.metric: c.call for c in row.verdict.shown}
     mark = {"better": "+", "worse": "-", "tie": "="}.get(calls.get(name, ""), "")
     reference = row.references.get(name, float("nan"))
     ref = "" if not np.isfinite(reference) else f"/{reference:.3f}"

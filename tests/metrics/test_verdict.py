@@ -139,3 +139,24 @@ def test_a_map_two_metrics_disagree_on_is_never_called_better():
     assert row.verdict.better == ("deletion",) and row.verdict.worse == ("deletion_window",)
     assert row.verdict.label == DISAGREE
     assert "metrics disagree" in str(result) and "worse: deletion_window" in str(result)
+
+
+def test_a_block_maps_point_reference_is_shown_and_not_counted():
+    """A map of runs (a window-averaged exact map) is judged against random runs of its own
+    sizes (``*_block``); the scattered-point reference of the same metric is shown only."""
+    two = [_call("road_morf_block", "road", "better"), _call("aopcr_block", "remove", "better")]
+    verdict = combine(two, unmatched=[_call("aopcr", "remove", "worse")])
+    assert verdict.label == BETTER and verdict.worse == ()
+    assert "point reference on a block map, not counted: aopcr worse" in str(verdict)
+    model = linear_model(n_channels=2, n_timepoints=40, n_classes=2, seed=3)
+    x = np.random.default_rng(1).normal(size=(12, 2, 40)).astype(np.float32)
+    exact = _exact_map(model, x, 0)
+    blocks = np.repeat(exact.reshape(12, 2, 8, 5).mean(-1), 5, axis=-1)  # runs of 5 points
+    (row,) = evaluate(model, x, [_given(model, x, blocks, "blocks")], target=0, sanity=False).rows
+    counted = {c.metric for c in row.verdict.calls}
+    shown = {c.metric for c in row.verdict.unmatched}
+    assert shown and all(f"{name}_block" in counted for name in shown)
+    assert not shown & counted
+    listed = {c["metric"]: c["counted"] for c in row.to_dict()["calls"]}
+    assert all(not listed[name] for name in shown)
+    assert all(listed[f"{name}_block"] for name in shown)

@@ -48,8 +48,8 @@ class MethodEvaluation:
         def clean(value: float) -> float | None:
             return None if not math.isfinite(value) else float(value)
 
-        calls = () if self.verdict is None else self.verdict.calls + self.verdict.uncounted
-        uncounted = set() if self.verdict is None else set(self.verdict.uncounted)
+        calls = () if self.verdict is None else self.verdict.shown
+        counted = set() if self.verdict is None else set(self.verdict.calls)
         return {
             "method": self.method,
             "seconds_per_case": clean(self.seconds_per_case),
@@ -70,7 +70,7 @@ class MethodEvaluation:
                     "p_value": clean(c.p_value),
                     "p_adjusted": clean(c.p_adjusted),
                     "call": c.call,
-                    "counted": c not in uncounted,
+                    "counted": c in counted,
                 }
                 for c in calls
             ],
@@ -127,7 +127,7 @@ class Evaluation:
         for name in self.metric_names:
             cells = [name]
             for row in self.rows:
-                made = () if row.verdict is None else row.verdict.calls + row.verdict.uncounted
+                made = () if row.verdict is None else row.verdict.shown
                 calls = {c.metric: c for c in made}
                 mark = {"better": " +", "worse": " -", "tie": " ="}
                 call = mark[calls[name].call] if name in calls else ""

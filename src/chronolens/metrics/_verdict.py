@@ -191,6 +191,11 @@ class Verdict:
     uncounted : tuple of MetricCall
         Calls shown but not counted: metrics that read only the magnitude of a signed map
         (they judge ``|map|``, not the map).
+    unmatched : tuple of MetricCall
+        Calls shown but not counted because the reference does not match the map's shape: on
+        a map built of blocks (runs of equal values along time) a metric's scattered-point
+        reference, where its ``*_block`` column (random runs of the map's own sizes) is the
+        matched one.
     """
 
     label: str
@@ -199,6 +204,12 @@ class Verdict:
     tied: tuple[str, ...]
     calls: tuple[MetricCall, ...]
     uncounted: tuple[MetricCall, ...] = ()
+    unmatched: tuple[MetricCall, ...] = ()
+
+    @property
+    def shown(self) -> tuple[MetricCall, ...]:
+        """Every call: the counted ones, then those shown only."""
+        return self.calls + self.uncounted + self.unmatched
 
     @property
     def detail(self) -> str:
@@ -213,6 +224,9 @@ class Verdict:
         if self.uncounted:
             said = ", ".join(f"{c.metric} {c.call}" for c in self.uncounted)
             parts.append(f"on |map|, not counted: {said}")
+        if self.unmatched:
+            said = ", ".join(f"{c.metric} {c.call}" for c in self.unmatched)
+            parts.append(f"point reference on a block map, not counted: {said}")
         return "; ".join(parts) if parts else "no metric with a random reference was run"
 
     def __str__(self) -> str:
@@ -223,6 +237,7 @@ def combine(
     calls: Sequence[MetricCall],
     min_interventions: int = 2,
     uncounted: Sequence[MetricCall] = (),
+    unmatched: Sequence[MetricCall] = (),
 ) -> Verdict:
     """The verdict of ``calls`` (see the module's docstring for the rule).
 
@@ -232,8 +247,8 @@ def combine(
     min_interventions : int, default=2
         How many different interventions must agree before the map is called better (or
         worse) than random.
-    uncounted : sequence of MetricCall, optional
-        Calls kept with the verdict for display only.
+    uncounted, unmatched : sequence of MetricCall, optional
+        Calls kept with the verdict for display only (see :class:`Verdict`).
     """
     better = tuple(c.metric for c in calls if c.call == "better")
     worse = tuple(c.metric for c in calls if c.call == "worse")
@@ -246,4 +261,4 @@ def combine(
         label = WORSE
     else:
         label = INCONCLUSIVE
-    return Verdict(label, better, worse, tied, tuple(calls), tuple(uncounted))
+    return Verdict(label, better, worse, tied, tuple(calls), tuple(uncounted), tuple(unmatched))

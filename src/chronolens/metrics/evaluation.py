@@ -102,21 +102,33 @@ def _faithfulness(
     values, references = {}, {}
     calls: list[Any] = []
     uncounted: list[Any] = []
+    unmatched: list[Any] = []
     signed = bool(np.nanmin(exp.attributions) < 0)
 
     def mean(per_case: np.ndarray) -> float:
         return float(np.nanmean(per_case)) if np.isfinite(per_case).any() else NAN
 
     for name in names:
-        for column, measured in METRICS[name].run(model, exp, settings).items():
+        measured_columns = METRICS[name].run(model, exp, settings)
+        for column, measured in measured_columns.items():
             values[column] = mean(measured.value)
             references[column] = mean(measured.reference)
             if np.isfinite(measured.improvement).any():
                 call = call_metric(
                     column, measured.intervention, measured.improvement, rule.threshold, rule.alpha
                 )
-                (calls if measured.reads_sign or not signed else uncounted).append(call)
-    verdict = combine(correct(calls, rule), rule.min_interventions, correct(uncounted, rule))
+                if not (measured.reads_sign or not signed):
+                    uncounted.append(call)
+                elif f"{column}_block" in measured_columns:  # the matched one is *_block
+                    unmatched.append(call)
+                else:
+                    calls.append(call)
+    verdict = combine(
+        correct(calls, rule),
+        rule.min_interventions,
+        correct(uncounted, rule),
+        correct(unmatched, rule),
+    )
     return values, references, verdict
 
 
