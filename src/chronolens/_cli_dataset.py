@@ -16,6 +16,7 @@ _FLAGS = {
     "`out`": "--out",
     "`engine`": "--engine",
     "`chunk_size`": "--chunk-size",
+    "`device`": "--device",
     "`target`": "--target",
     "`model`": "MODEL",
     "overwrite=True": "--overwrite",
@@ -44,6 +45,11 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     group.add_argument("--workers", type=int, default=2, help="local cluster workers (default 2)")
     group.add_argument("--chunk-size", type=int, default=1024, help="cases per chunk (1024)")
+    group.add_argument(
+        "--device",
+        help="cpu, cuda or cuda:N: where dask / ray workers run the model (default: cpu; "
+        "one GPU per Ray actor where the cluster has GPUs)",
+    )
     group.add_argument("--seed", type=int, help="job seed of randomized methods")
     group.add_argument("--overwrite", action="store_true", help="replace another job in --out")
 
@@ -65,6 +71,7 @@ def command_dataset(args: argparse.Namespace, params: dict[str, Any], target: An
             engine=args.engine,
             scheduler=args.scheduler,
             n_workers=args.workers,
+            device=args.device,
             chunk_size=args.chunk_size,
             seed=args.seed,
             target=target,

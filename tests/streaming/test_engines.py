@@ -109,10 +109,26 @@ def test_ray_equals_local(tmp_path, model_file, loaded, data, ray_session, metho
         seed=7,
         engine="ray",
         n_workers=1,
+        device="cpu" if method == METHODS[0][0] else None,  # the default on a CPU cluster
         **params,
     )
     assert job.complete
     _check(job.group, loaded, x, method, params)
+
+
+def test_ray_refuses_cuda_on_a_cluster_without_gpus(tmp_path, model_file, data, ray_session):
+    import ray
+
+    assert ray.cluster_resources().get("GPU", 0) == 0
+    with pytest.raises(ValueError, match=r"`device`='cuda', but the Ray cluster has no GPUs"):
+        explain_dataset(
+            model_file,
+            data[0],
+            method="saliency",
+            out=tmp_path / "g.zarr",
+            engine="ray",
+            device="cuda",
+        )
 
 
 def test_in_memory_module_is_exported_for_dask(tmp_path, data, dask_client):

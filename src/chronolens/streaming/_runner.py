@@ -18,7 +18,7 @@ import numpy as np
 
 from chronolens._validation import MAX_SEED
 
-_LOADED: dict[str, Any] = {}  # path -> model, once per worker process
+_LOADED: dict[str, Any] = {}  # "path@device" -> model, once per worker process
 
 
 def chunk_seed(job_seed: int, start: int) -> int:
@@ -83,6 +83,7 @@ class ChunkTask:
     batch_size: int | str = "auto"
     seed: int | None = None
     threads: int | None = None
+    device: str | None = None  # workers move the loaded model there (``_device.moved``)
 
     def loaded(self) -> Any:
         """The adapted model, loaded once per process for a path."""
@@ -91,13 +92,15 @@ class ChunkTask:
 
         if not isinstance(self.model, (str, os.PathLike)):
             return adapt(self.model)
-        key = str(self.model)
+        key = f"{self.model}@{self.device}"
         if key not in _LOADED:
             if self.threads is not None:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            _LOADED[key] = adapt(load_model(key))
+            from chronolens.streaming._device import moved
+
+            _LOADED[key] = adapt(moved(load_model(str(self.model)), self.device))
         return _LOADED[key]
 
     def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from chronolens._validation import check_batch_size, check_choice, check_int, re
 from chronolens._version import __version__
 from chronolens.registry import get_method
 from chronolens.series import LAYOUTS, Layout
+from chronolens.streaming._device import check_device
 from chronolens.streaming._runner import ChunkTask, export_module, fingerprint
 from chronolens.streaming.sources import IterableSource, open_source
 from chronolens.streaming.store import create_or_resume, pending
@@ -90,7 +92,8 @@ def _probe(task: ChunkTask, source: Any, chunk: int) -> tuple[dict[str, Any], An
     first = source.read(0, 1) if not isinstance(source, IterableSource) else None
     if first is None:
         raise ValueError("internal: an iterable source is probed from its first block")
-    arrays, _ = task.run(first, 0)
+    here = dataclasses.replace(task, device=None)  # the caller's machine may have no GPU
+    arrays, _ = here.run(first, 0)
     return {k: ((0, *v.shape[1:]), v.dtype) for k, v in arrays.items()}, first
 
 
@@ -113,6 +116,7 @@ def explain_dataset(
     scheduler: str | None = None,
     n_workers: int = 2,
     threads_per_worker: int = 1,
+    device: str | None = None,
     columns: list[str] | None = None,
     **params: Any,
 ) -> DatasetJob:
@@ -148,6 +152,10 @@ def explain_dataset(
     client, scheduler : optional
         Engine "dask": a ``distributed.Client``, or a scheduler address; default a
         ``LocalCluster`` of ``n_workers`` processes with ``threads_per_worker`` torch threads.
+    device : {"cpu", "cuda", "cuda:N"}, optional
+        Engines "dask" and "ray": where each worker runs the model it loads (batches follow
+        the model). Default: the CPU, except on a Ray cluster with GPUs, which gets one GPU per
+        actor (at most one actor per GPU). Engine "local" runs the model where it is.
     columns : list of str, optional
         Parquet columns read as channels.
 
@@ -156,6 +164,7 @@ def explain_dataset(
     DatasetJob
     """
     check_choice(engine, "engine", ENGINES)
+    device = check_device(device, engine)
     check_choice(layout, "layout", LAYOUTS)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     batch_size = check_batch_size(batch_size)
@@ -207,6 +216,7 @@ def explain_dataset(
         batch_size,
         _job_seed(out, seed) if spec.randomized or spec.wraps else None,
         threads_per_worker if remote else None,
+        device,
     )
     group, bar, run = _open_store(task, opened, out, chunk_size, overwrite, spec, layout, progress)
     where = {"path": str(source), "layout": layout, "columns": columns}

@@ -7,11 +7,13 @@ hands back line up with the chunks.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from chronolens._progress import Progress
+from chronolens.streaming._device import ray_placement
 from chronolens.streaming._remote import run_chunk
 from chronolens.streaming._runner import ChunkTask
 from chronolens.streaming.store import pending
@@ -39,9 +41,12 @@ def run_ray(
     bar: Progress,
     *,
     n_workers: int = 2,
-    num_gpus: float = 0,
 ) -> None:
-    """Run the pending chunks on the Ray cluster (a local one if none is running)."""
+    """Run the pending chunks on the Ray cluster (a local one if none is running).
+
+    Actors get one GPU each where the cluster has GPUs and ``task.device`` allows it
+    (:func:`chronolens.streaming._device.ray_placement`).
+    """
     try:
         import ray
         import ray.data
@@ -52,6 +57,9 @@ def run_ray(
     todo = pending(group)
     if not todo:
         return
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    device, num_gpus, n_actors = ray_placement(task.device, gpus, n_workers)
+    task = dataclasses.replace(task, device=device)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -60,7 +68,7 @@ def run_ray(
         _Explainer,
         fn_constructor_args=(task, source, out, run),
         batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=n_workers),
+        compute=ray.data.ActorPoolStrategy(size=n_actors),
         num_cpus=1,
         num_gpus=num_gpus,
     )
