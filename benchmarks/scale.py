@@ -162,7 +162,8 @@ class Bench:
 def engines(bench: Bench, args: argparse.Namespace) -> None:
     for method in args.methods.split(","):
         for config in args.only.split(","):
-            bench.measure("engines", config, method, args.cases)
+            threads = args.worker_threads if config in ("dask", "ray") else None
+            bench.measure("engines", config, method, args.cases, threads=threads)
 
 
 def lengths(bench: Bench, args: argparse.Namespace) -> None:
@@ -231,6 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000, help="cases of the engines section")
     parser.add_argument("--workers", type=int, default=2, help="Dask workers / Ray actors")
+    parser.add_argument("--worker-threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--only", default="bare,local,dask,ray", help="engines compared")
     parser.add_argument("--methods", default="saliency,channel_grad_cam")
     parser.add_argument("--sections", default="engines,lengths,flat,cost")
