@@ -7,6 +7,7 @@ Keras' own ops) for every map; a literal occlusion loop over the Keras forward f
 """
 
 import os
+import sys
 import threading
 
 import numpy as np
@@ -23,25 +24,10 @@ import chronolens as cl  # noqa: E402
 from chronolens.models import adapt  # noqa: E402
 from chronolens.models.keras import KerasTorchModel  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from keras_twins import randomise  # noqa: E402
+
 L = keras.layers
-
-
-def _randomise(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if isinstance(layer, L.BatchNormalization):
-            gamma, beta, mean, var = weights
-            weights = [
-                rng.uniform(0.5, 1.5, gamma.shape),
-                rng.normal(0, 0.1, beta.shape),
-                rng.normal(0, 0.1, mean.shape),
-                rng.uniform(0.5, 1.5, var.shape),
-            ]
-        else:
-            weights = [rng.normal(0, 0.3, w.shape) for w in weights]
-        layer.set_weights([w.astype(np.float32) for w in weights])
-    return model
 
 
 def _question(head=None, padding="valid", t=60, c=4):
@@ -146,7 +132,7 @@ def _same(got, expected, rel=1e-4):
 
 @pytest.mark.parametrize("name", list(CHAINS))
 def test_a_chain_runs_on_its_twin_and_gives_the_keras_layers_numbers(name):
-    model = _randomise(CHAINS[name](), seed=1)
+    model = randomise(CHAINS[name](), seed=1)
     x = _x()
     twin, layers = KerasTorchModel(model), KerasTorchModel(model, twin=False)
     assert twin.uses_twin and not layers.uses_twin
@@ -167,7 +153,7 @@ def test_a_chain_runs_on_its_twin_and_gives_the_keras_layers_numbers(name):
 
 @pytest.mark.parametrize("name", list(OTHERS))
 def test_a_model_the_twin_does_not_reproduce_keeps_the_keras_layers(name):
-    model = _randomise(OTHERS[name](), seed=2)
+    model = randomise(OTHERS[name](), seed=2)
     adapter = KerasTorchModel(model)
     assert not adapter.uses_twin
     x = _x()
@@ -178,7 +164,7 @@ def test_a_model_the_twin_does_not_reproduce_keeps_the_keras_layers(name):
 
 
 def test_occlusion_gets_the_incremental_engine_and_equals_a_literal_loop():
-    model = _randomise(_question(), seed=3)
+    model = randomise(_question(), seed=3)
     x = _x(n=3)
     window, stride = 6, 6
     exp = cl.explain(model, x, "occlusion", layout="nlc", target=1, window=window, stride=stride)
@@ -199,11 +185,11 @@ def test_occlusion_gets_the_incremental_engine_and_equals_a_literal_loop():
 
 
 def test_weights_assigned_after_the_first_call_are_read_again():
-    model = _randomise(_question(), seed=4)
+    model = randomise(_question(), seed=4)
     x = _x()
     adapter = KerasTorchModel(model)
     before = cl.explain(adapter, x, "saliency", layout="nlc", target=0).attributions
-    _randomise(model, seed=5)  # set_weights: the user trained further
+    randomise(model, seed=5)  # set_weights: the user trained further
     model.get_layer("bn2").moving_mean.assign(np.full(5, 0.3, np.float32))
     after = cl.explain(adapter, x, "saliency", layout="nlc", target=0).attributions
     reference = cl.explain(
@@ -214,7 +200,7 @@ def test_weights_assigned_after_the_first_call_are_read_again():
 
 
 def test_the_keras_model_is_untouched_and_threads_agree():
-    model = _randomise(_question(), seed=6)
+    model = randomise(_question(), seed=6)
     weights = [v.value.detach().clone() for v in model.weights]
     versions = [v.value._version for v in model.weights]
     x = _x(n=4)
