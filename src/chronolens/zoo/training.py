@@ -29,6 +29,7 @@ def fit(
     validation: float | None = None,
     patience: int | None = None,
     restore_best: bool = False,
+    plateau: int | None = None,
     progress: bool | None = None,
 ) -> dict[str, list[Any]]:
     """Train a classifier with Adam and cross-entropy; the model is left in eval mode.
@@ -60,6 +61,12 @@ def fit(
         Without ``patience``, with validation data: leave the model with the weights of the
         epoch of highest validation accuracy (the first such epoch), not those of the last
         epoch. The epoch is in ``history["best_epoch"]`` (0-based).
+    plateau : int, optional
+        Halve the learning rate whenever the training loss has not improved (by 1e-4) for
+        ``plateau`` epochs in a row, down to ``min(lr, 1e-4)``: the protocol of the published
+        FCN and ResNet results (Fawaz et al. 2019: ``ReduceLROnPlateau(factor=0.5,
+        patience=50, min_lr=1e-4)`` on the training loss). The rate of each epoch is in
+        ``history["lr"]``.
     progress : bool or None, default=None
         Show a progress bar over epochs (None: only if training takes over 2 seconds).
 
@@ -81,6 +88,7 @@ def fit(
         )
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = _plateau_schedule(optimizer, plateau, lr)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     _, classes = encode_labels(y)
@@ -97,6 +105,9 @@ def fit(
                 loss, train_acc = _epoch(model, optimizer, inputs, labels, batch_size, generator)
                 history["loss"].append(loss)
                 history["accuracy"].append(train_acc)
+                if schedule is not None:
+                    history.setdefault("lr", []).append(optimizer.param_groups[0]["lr"])
+                    schedule.step(loss)
                 bar.advance(1)
                 if validation_data is None:
                     continue
@@ -119,6 +130,26 @@ def fit(
         model.eval()
         optimizer.zero_grad(set_to_none=True)
     return history
+
+
+def _plateau_schedule(optimizer: Any, plateau: Any, lr: float) -> Any:
+    """Fawaz et al.'s ``ReduceLROnPlateau`` on the training loss, or None."""
+    if plateau is None:
+        return None
+    from chronolens._validation import check_int
+
+    epochs = check_int(plateau, "plateau", minimum=1)
+    # Keras' rule: reduce once ``plateau`` epochs in a row miss the best loss by 1e-4 or more
+    # (torch counts one epoch more before it reduces, hence ``patience=plateau - 1``).
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode="min",
+        factor=0.5,
+        patience=epochs - 1,
+        threshold=1e-4,
+        threshold_mode="abs",
+        min_lr=min(lr, 1e-4),
+    )
 
 
 def _check_patience(patience: Any, validation: Any) -> int:
