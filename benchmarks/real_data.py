@@ -242,7 +242,9 @@ def main() -> None:
     print(
         f"budget {args.budget or 'quick'}: FCN filters {budget['filters'] or 'published'}, "
         f"<= {budget['epochs']} epochs, patience {budget['patience']} on a 20 % validation "
-        f"split; the first {budget['cases']} test cases; torch {torch.__version__}, "
+        f"split (medium: none for sets under {MIN_CASES_FOR_VALIDATION} training cases, which "
+        f"train the whole budget; plateau {budget.get('plateau')}); the first "
+        f"{budget['cases']} test cases; torch {torch.__version__}, "
         f"{args.threads} threads. Cells: value/random reference and the call (+ better, - "
         "worse, = tie; Holm-adjusted at alpha 0.05); AOPCR is already relative to random; "
         "the last column is the verdict under the uncorrected rule (2 standard errors)."
