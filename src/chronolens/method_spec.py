@@ -26,6 +26,19 @@ FAMILY_DEFAULTS: dict[str, tuple[bool, bool, bool]] = {
 RUNTIME_ARGUMENTS = ("model", "x", "target", "batch_size", "progress", "layer", "seed")
 
 
+
+_PARAMETERS: dict[Any, Mapping[str, inspect.Parameter]] = {}
+
+
+def _signature_parameters(fn: Any) -> Mapping[str, inspect.Parameter]:
+    """``inspect.signature(fn).parameters``, read once per function (``explain`` asks per call)."""
+    try:
+        if fn not in _PARAMETERS:
+            _PARAMETERS[fn] = inspect.signature(fn).parameters
+        return _PARAMETERS[fn]
+    except TypeError:  # an unhashable callable
+        return inspect.signature(fn).parameters
+
 @dataclass(frozen=True, kw_only=True)
 class MethodSpec:
     """How chronolens runs and presents one method.
@@ -119,18 +132,18 @@ class MethodSpec:
     @property
     def randomized(self) -> bool:
         """True when the method takes a ``seed``."""
-        return "seed" in inspect.signature(self.fn).parameters
+        return "seed" in _signature_parameters(self.fn)
 
     @property
     def parameters(self) -> tuple[str, ...]:
         """The parameters a user may pass (``**params`` of ``explain()``)."""
         return tuple(
-            name for name in inspect.signature(self.fn).parameters if name not in RUNTIME_ARGUMENTS
+            name for name in _signature_parameters(self.fn) if name not in RUNTIME_ARGUMENTS
         )
 
     def default(self, parameter: str) -> Any:
         """The default value of one of the method's parameters."""
-        value = inspect.signature(self.fn).parameters[parameter].default
+        value = _signature_parameters(self.fn)[parameter].default
         return None if value is inspect.Parameter.empty else value
 
     @property
