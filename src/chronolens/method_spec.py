@@ -26,7 +26,6 @@ FAMILY_DEFAULTS: dict[str, tuple[bool, bool, bool]] = {
 RUNTIME_ARGUMENTS = ("model", "x", "target", "batch_size", "progress", "layer", "seed")
 
 
-
 _PARAMETERS: dict[Any, Mapping[str, inspect.Parameter]] = {}
 
 
@@ -38,6 +37,7 @@ def _signature_parameters(fn: Any) -> Mapping[str, inspect.Parameter]:
         return _PARAMETERS[fn]
     except TypeError:  # an unhashable callable
         return inspect.signature(fn).parameters
+
 
 @dataclass(frozen=True, kw_only=True)
 class MethodSpec:
