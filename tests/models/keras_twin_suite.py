@@ -197,6 +197,19 @@ def test_weights_assigned_after_the_first_call_are_read_again():
     ).attributions
     _same(after, reference)
     assert not np.allclose(before, after)
+    randomise(model, seed=7)  # again, now read by the incremental occlusion engine
+    occluded = cl.explain(adapter, x, "occlusion", layout="nlc", target=0, window=6, stride=6)
+    assert occluded.extras["occlusion_path"] == "incremental-chain"
+    full = cl.explain(
+        KerasTorchModel(model, twin=False),
+        x,
+        "occlusion",
+        layout="nlc",
+        target=0,
+        window=6,
+        stride=6,
+    )
+    _same(occluded.attributions, full.attributions)
 
 
 def test_the_keras_model_is_untouched_and_threads_agree():

@@ -19,6 +19,7 @@ import torch
 
 from chronolens.models._keras_base import KerasModel, keras_layers
 from chronolens.models._keras_twin import KerasTwin, keras_twin
+from chronolens.models._locks import model_lock
 from chronolens.models.torch import TorchModel
 
 
@@ -104,8 +105,16 @@ class KerasTorchModel(KerasModel, TorchModel, backends=("torch",)):
         return self._chain_centers(self._named[layer], n_timepoints, n_positions)
 
     def sequential_view(self) -> torch.nn.Sequential | None:
-        """The twin for the incremental occlusion engine (None on the Keras layers)."""
-        return None if self._twin is None else self._twin.module
+        """The twin for the incremental occlusion engine (None on the Keras layers).
+
+        The engine runs the twin's layers outside a session, so a Keras weight assigned since
+        the last call is copied here (under the model's lock).
+        """
+        if self._twin is None:
+            return None
+        with model_lock(self.module):
+            self._twin.refresh()
+        return self._twin.module
 
     def cache_identity(self) -> tuple[object, Hashable]:
         """The Keras model and its layers' geometry."""
